@@ -1,0 +1,46 @@
+"""keyseal's exception hierarchy: one base class, distinct documented subclasses."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "DecryptionError",
+    "KeysealError",
+    "StoreAuthError",
+    "StoreConnectionError",
+    "StoreError",
+    "StoreTimeoutError",
+]
+
+
+class KeysealError(Exception):
+    """Base class of every error keyseal raises on purpose."""
+
+
+class DecryptionError(KeysealError):
+    """An envelope could not be opened.
+
+    Raised for tampered, truncated, swapped (moved to another name or namespace), wrong-key,
+    unknown-key-id, unknown-version and garbage input alike. The message is fixed and never holds
+    any of the input bytes: telling these cases apart would help an attacker, not a caller.
+    """
+
+
+class ConfigurationError(KeysealError):
+    """A setting is unsafe, inconsistent or missing (e.g. plaintext Redis to a remote host)."""
+
+
+class StoreError(KeysealError):
+    """The backing store (Redis) failed. Messages never include passwords or secret values."""
+
+
+class StoreConnectionError(StoreError, ConnectionError):
+    """Redis could not be reached, or the connection broke."""
+
+
+class StoreAuthError(StoreError, PermissionError):
+    """Redis refused the credentials, or the ACL user lacks a permission."""
+
+
+class StoreTimeoutError(StoreError, TimeoutError):
+    """Redis did not answer within the configured timeout."""

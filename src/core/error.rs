@@ -1,0 +1,59 @@
+//! The one error type of the core; the binding layer maps each variant to a Python exception.
+
+use std::fmt;
+
+/// What went wrong talking to the store, so callers can tell a retryable fault from a bad setup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The server could not be reached, or the connection broke.
+    Connection,
+    /// The server refused our credentials, or the user lacks a permission.
+    Auth,
+    /// No answer within the configured timeout.
+    Timeout,
+    /// The server answered with an error.
+    Server,
+}
+
+#[derive(Debug)]
+pub enum CoreError {
+    /// Any failure to open an envelope. Deliberately carries nothing: which check failed, and the
+    /// input bytes, are both useful to an attacker and useless to a legitimate caller.
+    Decryption,
+    /// A setting that is unsafe, inconsistent or missing.
+    Config(String),
+    /// A bad argument value (a name, a TTL, a size); maps to `ValueError`.
+    Invalid(String),
+    /// The backing store failed. The message never holds credentials or payloads.
+    Store { kind: StoreErrorKind, message: String },
+}
+
+pub type Result<T> = std::result::Result<T, CoreError>;
+
+/// The fixed text of every decryption failure.
+pub const DECRYPTION_FAILED: &str =
+    "decryption failed: the data is corrupt, was tampered with, belongs to another slot, or no key in the keyring can open it";
+
+impl CoreError {
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::Config(message.into())
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(message.into())
+    }
+    pub fn store(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        Self::Store { kind, message: message.into() }
+    }
+}
+
+impl fmt::Display for CoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Decryption => f.write_str(DECRYPTION_FAILED),
+            Self::Config(m) | Self::Invalid(m) => f.write_str(m),
+            Self::Store { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for CoreError {}

@@ -1,0 +1,380 @@
+//! The keyring: ordered AES-256-GCM keys (the first seals, all open) plus a long-lived naming key.
+//!
+//! The naming key is separate from the sealing keys on purpose: Redis key names are derived from it,
+//! so it must survive rotation. If names came from the primary key, every name would move the day
+//! an old key retired.
+
+use std::sync::Arc;
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use super::envelope::{self, KeyId, SealingKey, KEY_ID_LEN};
+use super::error::{CoreError, Result};
+use super::secret::{KeyBytes, SecretBytes};
+
+const TEXT_PREFIX: &str = "ks1";
+/// RFC 9106 section 4, second recommended option (for memory-constrained hosts): 64 MiB, t=3, p=4.
+pub const RFC9106_MEMORY_KIB: u32 = 64 * 1024;
+pub const RFC9106_TIME_COST: u32 = 3;
+pub const RFC9106_PARALLELISM: u32 = 4;
+/// Below this (OWASP's 19 MiB floor) the caller must opt in to weak parameters explicitly.
+pub const MIN_SAFE_MEMORY_KIB: u32 = 19 * 1024;
+pub const MIN_SALT_LEN: usize = 16;
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
+/// One key of the ring: its raw bytes (for export) and its ready cipher.
+pub struct RingKey {
+    bytes: KeyBytes,
+    sealing: SealingKey,
+}
+
+impl RingKey {
+    fn new(bytes: KeyBytes) -> Self {
+        let id = derive_key_id(&bytes);
+        let sealing = SealingKey::new(id, bytes.expose());
+        Self { bytes, sealing }
+    }
+    pub fn id(&self) -> KeyId {
+        self.sealing.id()
+    }
+}
+
+/// Argon2id cost parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct PassphraseParams {
+    pub memory_kib: u32,
+    pub time_cost: u32,
+    pub parallelism: u32,
+    pub allow_weak: bool,
+}
+
+impl Default for PassphraseParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: RFC9106_MEMORY_KIB,
+            time_cost: RFC9106_TIME_COST,
+            parallelism: RFC9106_PARALLELISM,
+            allow_weak: false,
+        }
+    }
+}
+
+/// An immutable keyring. Rotation returns a new ring; keys are shared, never copied out.
+#[derive(Clone)]
+pub struct Keyring {
+    keys: Vec<Arc<RingKey>>,
+    name_key: Arc<KeyBytes>,
+}
+
+fn random_key() -> Result<KeyBytes> {
+    let mut k = KeyBytes([0u8; 32]);
+    getrandom::fill(&mut k.0).map_err(|_| CoreError::config("the operating system's random number generator failed"))?;
+    Ok(k)
+}
+
+/// A key id is the first four bytes of HMAC-SHA256(key, "keyseal key id"): stable for a given key,
+/// so the same passphrase always yields the same id, and revealing nothing usable about the key.
+fn derive_key_id(key: &KeyBytes) -> KeyId {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose()).expect("HMAC takes any key length");
+    mac.update(b"keyseal key id");
+    let out = mac.finalize().into_bytes();
+    let mut id = [0u8; KEY_ID_LEN];
+    id.copy_from_slice(&out[..KEY_ID_LEN]);
+    id
+}
+
+pub fn key_id_hex(id: &KeyId) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_key_id(text: &str) -> Option<KeyId> {
+    if text.len() != 2 * KEY_ID_LEN || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut id = [0u8; KEY_ID_LEN];
+    for (i, chunk) in text.as_bytes().chunks(2).enumerate() {
+        id[i] = u8::from_str_radix(std::str::from_utf8(chunk).ok()?, 16).ok()?;
+    }
+    Some(id)
+}
+
+fn decode_key(text: &str) -> Result<KeyBytes> {
+    let raw = Zeroizing::new(
+        B64.decode(text).map_err(|_| CoreError::config("invalid keyring text: a key is not valid base64url"))?,
+    );
+    if raw.len() != 32 {
+        return Err(CoreError::config("invalid keyring text: every key must be 32 bytes"));
+    }
+    let mut k = KeyBytes([0u8; 32]);
+    k.0.copy_from_slice(&raw);
+    Ok(k)
+}
+
+/// Refuse passphrases a guessing attack would find quickly. This is a floor, not a strength meter.
+fn check_passphrase(passphrase: &str) -> Result<()> {
+    let chars = passphrase.chars().count();
+    if chars < MIN_PASSPHRASE_CHARS {
+        return Err(CoreError::config(format!(
+            "passphrase too short: use at least {MIN_PASSPHRASE_CHARS} characters (a few random words work well)"
+        )));
+    }
+    let mut distinct: Vec<char> = passphrase.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 6 {
+        return Err(CoreError::config("passphrase too weak: it repeats too few distinct characters"));
+    }
+    let lower = passphrase.to_lowercase();
+    const COMMON: [&str; 8] =
+        ["password", "passphrase", "123456", "qwerty", "letmein", "changeme", "secret", "keyseal"];
+    let stripped: String = lower.chars().filter(|c| c.is_alphabetic()).collect();
+    if COMMON.iter().any(|w| stripped == *w || lower.starts_with(w) && lower.len() < w.len() + 6) {
+        return Err(CoreError::config("passphrase too weak: it is built on a common password"));
+    }
+    Ok(())
+}
+
+impl Keyring {
+    /// A new ring with one random key and a random naming key.
+    pub fn generate() -> Result<Self> {
+        Ok(Self { keys: vec![Arc::new(RingKey::new(random_key()?))], name_key: Arc::new(random_key()?) })
+    }
+
+    /// Derive a ring from a passphrase: Argon2id (RFC 9106) stretches it to 64 bytes, the first 32
+    /// the sealing key and the last 32 the naming key.
+    pub fn from_passphrase(passphrase: &str, salt: &[u8], params: PassphraseParams) -> Result<Self> {
+        check_passphrase(passphrase)?;
+        if salt.len() < MIN_SALT_LEN {
+            return Err(CoreError::config(format!("salt too short: use at least {MIN_SALT_LEN} random bytes")));
+        }
+        if !params.allow_weak
+            && (params.memory_kib < MIN_SAFE_MEMORY_KIB || params.time_cost < 2 || params.parallelism < 1)
+        {
+            return Err(CoreError::config(
+                "Argon2id parameters below the safe floor (19 MiB, 2 passes); pass allow_weak_parameters=True only in tests",
+            ));
+        }
+        let argon_params = Params::new(params.memory_kib, params.time_cost, params.parallelism, Some(64))
+            .map_err(|e| CoreError::config(format!("invalid Argon2id parameters: {e}")))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
+        let mut out = Zeroizing::new([0u8; 64]);
+        argon
+            .hash_password_into(passphrase.as_bytes(), salt, out.as_mut())
+            .map_err(|e| CoreError::config(format!("Argon2id failed: {e}")))?;
+        let mut seal = KeyBytes([0u8; 32]);
+        let mut name = KeyBytes([0u8; 32]);
+        seal.0.copy_from_slice(&out[..32]);
+        name.0.copy_from_slice(&out[32..]);
+        Ok(Self { keys: vec![Arc::new(RingKey::new(seal))], name_key: Arc::new(name) })
+    }
+
+    /// Parse the text form written by [`Keyring::export`]. Errors never echo the input.
+    pub fn from_text(text: &str) -> Result<Self> {
+        let mut parts = text.trim().split(',');
+        if parts.next() != Some(TEXT_PREFIX) {
+            return Err(CoreError::config("invalid keyring text: it must start with 'ks1,' (see Keyring.export())"));
+        }
+        let mut name_key = None;
+        let mut keys: Vec<Arc<RingKey>> = Vec::new();
+        for part in parts {
+            if let Some(v) = part.strip_prefix("name=") {
+                if name_key.is_some() {
+                    return Err(CoreError::config("invalid keyring text: more than one naming key"));
+                }
+                name_key = Some(decode_key(v)?);
+            } else if let Some(v) = part.strip_prefix("key=") {
+                let (id, key) = v
+                    .split_once(':')
+                    .ok_or_else(|| CoreError::config("invalid keyring text: a key entry must be 'key=<id>:<base64url>'"))?;
+                let id = parse_key_id(id)
+                    .ok_or_else(|| CoreError::config("invalid keyring text: a key id must be 8 hex digits"))?;
+                let key = RingKey::new(decode_key(key)?);
+                if key.id() != id {
+                    return Err(CoreError::config("invalid keyring text: a key does not match its key id (corrupted?)"));
+                }
+                if keys.iter().any(|k| k.id() == id) {
+                    return Err(CoreError::config("invalid keyring text: duplicate key id"));
+                }
+                keys.push(Arc::new(key));
+            } else {
+                return Err(CoreError::config("invalid keyring text: unknown field (expected 'name=' or 'key=')"));
+            }
+        }
+        let name_key = name_key.ok_or_else(|| CoreError::config("invalid keyring text: no naming key"))?;
+        if keys.is_empty() {
+            return Err(CoreError::config("invalid keyring text: no keys"));
+        }
+        Ok(Self { keys, name_key: Arc::new(name_key) })
+    }
+
+    /// The text form: `ks1,name=<b64url>,key=<id>:<b64url>[,key=...]`, primary key first.
+    pub fn export(&self) -> Zeroizing<String> {
+        let mut out = Zeroizing::new(String::with_capacity(64 + 56 * self.keys.len()));
+        out.push_str(TEXT_PREFIX);
+        out.push_str(",name=");
+        out.push_str(&Zeroizing::new(B64.encode(self.name_key.expose())));
+        for k in &self.keys {
+            out.push_str(",key=");
+            out.push_str(&key_id_hex(&k.id()));
+            out.push(':');
+            out.push_str(&Zeroizing::new(B64.encode(k.bytes.expose())));
+        }
+        out
+    }
+
+    /// A new ring whose primary is a fresh random key; every old key stays to open old envelopes.
+    pub fn rotated(&self) -> Result<Self> {
+        let mut keys = Vec::with_capacity(self.keys.len() + 1);
+        keys.push(Arc::new(RingKey::new(random_key()?)));
+        keys.extend(self.keys.iter().cloned());
+        Ok(Self { keys, name_key: self.name_key.clone() })
+    }
+
+    /// A new ring without `key_id`. The primary cannot be retired: rotate first.
+    pub fn without(&self, key_id: &str) -> Result<Self> {
+        let id = parse_key_id(key_id).ok_or_else(|| CoreError::invalid("a key id is 8 hex digits"))?;
+        let pos = self
+            .keys
+            .iter()
+            .position(|k| k.id() == id)
+            .ok_or_else(|| CoreError::invalid(format!("no key with id {key_id} in this keyring")))?;
+        if pos == 0 {
+            return Err(CoreError::config("cannot retire the primary key: call rotated() first, then rewrap()"));
+        }
+        let mut keys = self.keys.clone();
+        keys.remove(pos);
+        Ok(Self { keys, name_key: self.name_key.clone() })
+    }
+
+    pub fn primary(&self) -> &RingKey {
+        &self.keys[0]
+    }
+    pub fn primary_id(&self) -> KeyId {
+        self.keys[0].id()
+    }
+    pub fn key_ids(&self) -> Vec<KeyId> {
+        self.keys.iter().map(|k| k.id()).collect()
+    }
+    pub fn name_key(&self) -> &KeyBytes {
+        &self.name_key
+    }
+
+    /// Seal under the primary key.
+    pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>> {
+        envelope::seal(&self.keys[0].sealing, plaintext, context)
+    }
+
+    /// Open with whichever key the envelope names; an unknown id is a plain decryption failure.
+    pub fn open(&self, envelope_bytes: &[u8], context: &[u8]) -> Result<SecretBytes> {
+        let id = envelope::peek_key_id(envelope_bytes).ok_or(CoreError::Decryption)?;
+        let key = self.keys.iter().find(|k| k.id() == id).ok_or(CoreError::Decryption)?;
+        envelope::open(&key.sealing, envelope_bytes, context)
+    }
+
+    /// A subkey for a purpose other than sealing or naming (e.g. log fingerprints), so one key is
+    /// never used for two jobs.
+    pub fn derive_subkey(&self, purpose: &[u8]) -> KeyBytes {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.name_key.expose()).expect("any key length");
+        mac.update(b"keyseal subkey:");
+        mac.update(purpose);
+        let mut k = KeyBytes([0u8; 32]);
+        k.0.copy_from_slice(&mac.finalize().into_bytes());
+        k
+    }
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<String> = self.keys.iter().map(|k| key_id_hex(&k.id())).collect();
+        write!(f, "Keyring(primary={}, keys={})", ids[0], ids.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PassphraseParams {
+        PassphraseParams { memory_kib: 64, time_cost: 1, parallelism: 1, allow_weak: true }
+    }
+
+    #[test]
+    fn export_round_trip_keeps_every_key_and_order() {
+        let ring = Keyring::generate().unwrap().rotated().unwrap();
+        let text = ring.export();
+        let back = Keyring::from_text(&text).unwrap();
+        assert_eq!(back.key_ids(), ring.key_ids());
+        assert_eq!(back.name_key().expose(), ring.name_key().expose());
+        let env = ring.seal(b"v", b"c").unwrap();
+        assert_eq!(back.open(&env, b"c").unwrap().expose(), b"v");
+    }
+
+    #[test]
+    fn bad_text_never_echoes_input() {
+        let ring = Keyring::generate().unwrap();
+        let text = ring.export();
+        for bad in [
+            text.replace("ks1", "ks2"),
+            text.replacen("key=", "key=zz", 1),
+            format!("{}A", &*text),
+            text.split(",key").next().unwrap().to_string(),
+            "ks1,key=00000000:AAAA".into(),
+        ] {
+            let err = Keyring::from_text(&bad).unwrap_err().to_string();
+            let key_part = text.rsplit(':').next().unwrap();
+            assert!(!err.contains(key_part), "error echoed key material: {err}");
+        }
+    }
+
+    #[test]
+    fn rotation_keeps_old_envelopes_and_retires() {
+        let r1 = Keyring::generate().unwrap();
+        let env = r1.seal(b"old", b"").unwrap();
+        let r2 = r1.rotated().unwrap();
+        assert_ne!(r2.primary_id(), r1.primary_id());
+        assert_eq!(r2.name_key().expose(), r1.name_key().expose());
+        assert_eq!(r2.open(&env, b"").unwrap().expose(), b"old");
+        let r3 = r2.without(&key_id_hex(&r1.primary_id())).unwrap();
+        assert!(matches!(r3.open(&env, b""), Err(CoreError::Decryption)));
+        assert!(r3.without(&key_id_hex(&r3.primary_id())).is_err());
+    }
+
+    #[test]
+    fn passphrase_is_deterministic_and_checked() {
+        let salt = b"0123456789abcdef";
+        let a = Keyring::from_passphrase("correct horse battery staple", salt, cheap()).unwrap();
+        let b = Keyring::from_passphrase("correct horse battery staple", salt, cheap()).unwrap();
+        assert_eq!(a.export().as_str(), b.export().as_str());
+        let c = Keyring::from_passphrase("correct horse battery stapler", salt, cheap()).unwrap();
+        assert_ne!(a.primary_id(), c.primary_id());
+        for weak in ["short", "aaaaaaaaaaaaaaaa", "Password123!!", "ababababababab"] {
+            assert!(Keyring::from_passphrase(weak, salt, cheap()).is_err(), "{weak}");
+        }
+        assert!(Keyring::from_passphrase("correct horse battery staple", b"short", cheap()).is_err());
+        let weak_params = PassphraseParams { allow_weak: false, ..cheap() };
+        assert!(Keyring::from_passphrase("correct horse battery staple", salt, weak_params).is_err());
+    }
+
+    /// RFC 9106 section 5.3, the Argon2id test vector (with secret and associated data).
+    #[test]
+    fn argon2id_rfc9106_known_answer() {
+        let params = argon2::ParamsBuilder::new()
+            .m_cost(32)
+            .t_cost(3)
+            .p_cost(4)
+            .output_len(32)
+            .data(argon2::AssociatedData::new(&[4u8; 12]).unwrap())
+            .build()
+            .unwrap();
+        let secret = [3u8; 8];
+        let a = Argon2::new_with_secret(&secret, Algorithm::Argon2id, Version::V0x13, params).unwrap();
+        let mut out = [0u8; 32];
+        a.hash_password_into(&[1u8; 32], &[2u8; 16], &mut out).unwrap();
+        assert_eq!(hex::encode(out), "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659");
+    }
+}

@@ -1,0 +1,163 @@
+//! The embedded store behind `memory://`: a process-local ordered map with real expiries.
+//!
+//! For development, tests and the demo. Ordered (a BTreeMap) so SCAN can resume after the last key
+//! it returned, the way Redis resumes from a cursor.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::{Expiry, ScanState, Swap, Ttl};
+use crate::core::error::Result;
+
+struct Entry {
+    value: Vec<u8>,
+    expires: Option<Instant>,
+}
+
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        self.expires.is_none_or(|t| t > now)
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    map: Mutex<BTreeMap<Vec<u8>, Entry>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Vec<u8>, Entry>> {
+        // A panic while holding the lock cannot leave the map half-written (every update is a
+        // single insert or remove), so a poisoned lock is safe to reuse.
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn live<'a>(map: &'a mut BTreeMap<Vec<u8>, Entry>, key: &[u8], now: Instant) -> Option<&'a mut Entry> {
+        if map.get(key).is_some_and(|e| !e.live(now)) {
+            map.remove(key);
+        }
+        map.get_mut(key)
+    }
+
+    pub fn set_many(&self, items: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Result<()> {
+        let now = Instant::now();
+        let expires = match expiry {
+            Expiry::Never => None,
+            Expiry::After(d) => Some(now + d),
+        };
+        let mut map = self.lock();
+        for (k, v) in items {
+            map.insert(k.clone(), Entry { value: v.clone(), expires });
+        }
+        Ok(())
+    }
+
+    pub fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        let now = Instant::now();
+        let mut map = self.lock();
+        Ok(keys.iter().map(|k| Self::live(&mut map, k, now).map(|e| e.value.clone())).collect())
+    }
+
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        let now = Instant::now();
+        Ok(self.lock().remove(key).is_some_and(|e| e.live(now)))
+    }
+
+    pub fn exists(&self, key: &[u8]) -> Result<bool> {
+        Ok(Self::live(&mut self.lock(), key, Instant::now()).is_some())
+    }
+
+    pub fn ttl(&self, key: &[u8]) -> Result<Ttl> {
+        let now = Instant::now();
+        Ok(match Self::live(&mut self.lock(), key, now) {
+            None => Ttl::Missing,
+            Some(Entry { expires: None, .. }) => Ttl::Forever,
+            Some(Entry { expires: Some(t), .. }) => Ttl::Remaining(t.saturating_duration_since(now)),
+        })
+    }
+
+    pub fn scan(&self, prefix: &[u8], state: &mut ScanState, count: usize) -> Result<Vec<Vec<u8>>> {
+        let now = Instant::now();
+        let map = self.lock();
+        let start = match &state.after {
+            Some(k) => Bound::Excluded(k.clone()),
+            None => Bound::Included(prefix.to_vec()),
+        };
+        let mut out = Vec::new();
+        let mut last = None;
+        let mut iter = map.range((start, Bound::Unbounded));
+        for (k, e) in iter.by_ref() {
+            if !k.starts_with(prefix) {
+                state.done = true;
+                break;
+            }
+            last = Some(k.clone());
+            if e.live(now) {
+                out.push(k.clone());
+            }
+            if out.len() >= count.max(1) {
+                break;
+            }
+        }
+        state.started = true;
+        if last.is_none() {
+            state.done = true;
+        }
+        state.after = last;
+        Ok(out)
+    }
+
+    pub fn swap_many(&self, swaps: &[Swap]) -> Result<usize> {
+        let now = Instant::now();
+        let mut map = self.lock();
+        let mut done = 0;
+        for s in swaps {
+            if let Some(e) = Self::live(&mut map, &s.key, now) {
+                if e.value == s.old {
+                    e.value = s.new.clone();
+                    done += 1;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    pub fn close(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn expiry_scan_and_swap() {
+        let m = MemoryStore::new();
+        m.set_many(&[(b"p:a".to_vec(), b"1".to_vec()), (b"p:b".to_vec(), b"2".to_vec())], Expiry::Never).unwrap();
+        m.set_many(&[(b"q:c".to_vec(), b"3".to_vec())], Expiry::Never).unwrap();
+        m.set_many(&[(b"p:gone".to_vec(), b"x".to_vec())], Expiry::After(Duration::from_millis(1))).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(m.ttl(b"p:gone").unwrap(), Ttl::Missing);
+        assert_eq!(m.ttl(b"p:a").unwrap(), Ttl::Forever);
+        let mut st = ScanState::default();
+        let mut seen = Vec::new();
+        while !st.is_done() {
+            seen.extend(m.scan(b"p:", &mut st, 1).unwrap());
+        }
+        assert_eq!(seen, vec![b"p:a".to_vec(), b"p:b".to_vec()]);
+        let n = m
+            .swap_many(&[
+                Swap { key: b"p:a".to_vec(), old: b"1".to_vec(), new: b"10".to_vec() },
+                Swap { key: b"p:b".to_vec(), old: b"stale".to_vec(), new: b"20".to_vec() },
+            ])
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(m.get_many(&[b"p:a".to_vec(), b"p:b".to_vec()]).unwrap(), vec![Some(b"10".to_vec()), Some(b"2".to_vec())]);
+    }
+}

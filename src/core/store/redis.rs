@@ -1,0 +1,481 @@
+//! Redis behind the Vault: one client per Vault, shared by every thread and task.
+//!
+//! Blocking calls use a small pool of plain connections driven on the caller's thread (the GIL is
+//! released by the binding), which costs no thread hop per command. Async calls use the crate's
+//! `ConnectionManager`, which multiplexes and reconnects by itself. A cluster goes through the async
+//! cluster client for both (blocking calls wait on the runtime): cluster pipelines cannot span slots,
+//! so multi-key work is fanned out as concurrent single-key commands.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::future::try_join_all;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{
+    Client, ClientTlsConfig, Cmd, Connection, ConnectionAddr, ConnectionInfo, ErrorKind, FromRedisValue,
+    IntoConnectionInfo, Pipeline, RedisConnectionInfo, RedisError, TlsCertificates, Value,
+};
+use tokio::sync::OnceCell;
+
+use super::url::{Options, StoreUrl, Target};
+use super::{Expiry, ScanState, Swap, Ttl};
+use crate::core::error::{CoreError, Result, StoreErrorKind};
+use crate::core::runtime::runtime;
+
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_MAX_IDLE: usize = 16;
+
+/// Replace a value only if it is still the one we read, keeping its TTL. This is how `rewrap` stays
+/// safe against writers that race it: a newer value is never overwritten with an older one.
+const SWAP_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+     redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0";
+
+enum Backend {
+    Single {
+        client: Client,
+        idle: Mutex<Vec<Connection>>,
+        manager: OnceCell<ConnectionManager>,
+    },
+    Cluster {
+        client: ClusterClient,
+        conn: OnceCell<ClusterConnection>,
+    },
+}
+
+pub struct RedisStore {
+    backend: Backend,
+    connect_timeout: Duration,
+    socket_timeout: Duration,
+    max_idle: usize,
+    closed: AtomicBool,
+    /// Scrubbed out of any error text, in case a server or library ever echoes it.
+    password: Option<zeroize::Zeroizing<String>>,
+    where_: String,
+}
+
+fn read_pem(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| CoreError::config(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+fn tls_certificates(opts: &Options) -> Result<TlsCertificates> {
+    let root_cert = opts.ssl_ca_certs.as_deref().map(|p| read_pem(p, "ssl_ca_certs")).transpose()?;
+    let client_tls = match (&opts.ssl_certfile, &opts.ssl_keyfile) {
+        (Some(c), Some(k)) => Some(ClientTlsConfig {
+            client_cert: read_pem(c, "ssl_certfile")?,
+            client_key: read_pem(k, "ssl_keyfile")?,
+        }),
+        _ => None,
+    };
+    Ok(TlsCertificates { client_tls, root_cert })
+}
+
+fn redis_settings(url: &StoreUrl, opts: &Options) -> RedisConnectionInfo {
+    let mut r = RedisConnectionInfo::default().set_db(url.db);
+    if let Some(u) = opts.username.as_ref().or(url.username.as_ref()) {
+        r = r.set_username(u);
+    }
+    if let Some(p) = opts.password.as_ref().or(url.password.as_ref()) {
+        r = r.set_password(p.as_str());
+    }
+    r
+}
+
+impl RedisStore {
+    pub fn open(url: &StoreUrl, opts: &Options) -> Result<Self> {
+        let insecure = opts.ssl_cert_reqs.as_deref() == Some("none");
+        let password = opts.password.clone().or_else(|| url.password.clone());
+        let settings = redis_settings(url, opts);
+        let addr = |host: &str, port: u16| {
+            if url.tls {
+                ConnectionAddr::TcpTls { host: host.to_owned(), port, insecure, tls_params: None }
+            } else {
+                ConnectionAddr::Tcp(host.to_owned(), port)
+            }
+        };
+        let info = |a: ConnectionAddr| -> Result<ConnectionInfo> {
+            Ok(a.into_connection_info().map_err(|e| config_err(&e))?.set_redis_settings(settings.clone()))
+        };
+        let connect_timeout = opts.socket_connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let socket_timeout = opts.socket_timeout.unwrap_or(DEFAULT_SOCKET_TIMEOUT);
+        let (backend, where_) = match &url.target {
+            Target::Tcp { host, port } => {
+                let ci = info(addr(host, *port))?;
+                let client = if url.tls {
+                    Client::build_with_tls(ci, tls_certificates(opts)?)
+                } else {
+                    Client::open(ci)
+                }
+                .map_err(|e| config_err(&e))?;
+                (single(client), format!("{host}:{port}"))
+            }
+            Target::Unix { path } => {
+                let client = Client::open(info(ConnectionAddr::Unix(path.clone()))?).map_err(|e| config_err(&e))?;
+                (single(client), path.display().to_string())
+            }
+            Target::Cluster { nodes } => {
+                let infos = nodes.iter().map(|(h, p)| info(addr(h, *p))).collect::<Result<Vec<_>>>()?;
+                let mut b = ClusterClientBuilder::new(infos)
+                    .connection_timeout(connect_timeout)
+                    .response_timeout(socket_timeout)
+                    .retries(2);
+                if url.tls {
+                    b = b.certs(tls_certificates(opts)?);
+                }
+                let client = b.build().map_err(|e| config_err(&e))?;
+                let seeds: Vec<String> = nodes.iter().map(|(h, p)| format!("{h}:{p}")).collect();
+                (Backend::Cluster { client, conn: OnceCell::new() }, format!("cluster {}", seeds.join(",")))
+            }
+            Target::Memory => unreachable!("memory:// never reaches the Redis store"),
+        };
+        Ok(Self {
+            backend,
+            connect_timeout,
+            socket_timeout,
+            max_idle: opts.max_idle_connections.unwrap_or(DEFAULT_MAX_IDLE),
+            closed: AtomicBool::new(false),
+            password,
+            where_,
+        })
+    }
+
+    fn err(&self, e: &RedisError) -> CoreError {
+        let kind = classify(e);
+        let mut text = e.to_string();
+        if let Some(p) = self.password.as_ref().filter(|p| !p.is_empty()) {
+            text = text.replace(p.as_str(), "[REDACTED]");
+        }
+        let what = match kind {
+            StoreErrorKind::Connection => "connection to Redis failed",
+            StoreErrorKind::Auth => "Redis refused the credentials or the command",
+            StoreErrorKind::Timeout => "Redis did not answer in time",
+            StoreErrorKind::Server => "Redis returned an error",
+        };
+        CoreError::store(kind, format!("{what} ({}): {text}", self.where_))
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(CoreError::store(StoreErrorKind::Connection, "the vault is closed"));
+        }
+        Ok(())
+    }
+
+    // ---- blocking path -------------------------------------------------------------------------
+
+    fn connect(&self, client: &Client) -> Result<Connection> {
+        let conn = client.get_connection_with_timeout(self.connect_timeout).map_err(|e| self.err(&e))?;
+        conn.set_read_timeout(Some(self.socket_timeout)).map_err(|e| self.err(&e))?;
+        conn.set_write_timeout(Some(self.socket_timeout)).map_err(|e| self.err(&e))?;
+        Ok(conn)
+    }
+
+    /// Run `pipe` on a pooled connection. A pooled connection may have died since it was last used
+    /// (a server restart, an idle timeout): on an I/O failure we drop the idle pool and try once
+    /// more on a fresh connection. Every command we send is safe to repeat.
+    fn run<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T> {
+        self.check_open()?;
+        let (client, idle) = match &self.backend {
+            Backend::Single { client, idle, .. } => (client, idle),
+            Backend::Cluster { .. } => return runtime().block_on(self.arun(pipe)),
+        };
+        let pooled = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let reused = pooled.is_some();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => self.connect(client)?,
+        };
+        let result = pipe.query::<T>(&mut conn);
+        let result = match result {
+            Err(e) if reused && is_broken(&e) => {
+                idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                conn = self.connect(client)?;
+                pipe.query::<T>(&mut conn)
+            }
+            other => other,
+        };
+        match result {
+            Ok(v) => {
+                self.release(idle, conn);
+                Ok(v)
+            }
+            Err(e) => {
+                if !is_broken(&e) {
+                    self.release(idle, conn);
+                }
+                Err(self.err(&e))
+            }
+        }
+    }
+
+    fn release(&self, idle: &Mutex<Vec<Connection>>, conn: Connection) {
+        let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.max_idle && !self.closed.load(Ordering::Acquire) {
+            idle.push(conn);
+        }
+    }
+
+    // ---- async path ----------------------------------------------------------------------------
+
+    async fn manager(&self) -> Result<ConnectionManager> {
+        let Backend::Single { client, manager, .. } = &self.backend else { unreachable!() };
+        let m = manager
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.connect_timeout))
+                    .set_response_timeout(Some(self.socket_timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_millis(500));
+                ConnectionManager::new_with_config(client.clone(), config).await
+            })
+            .await
+            .map_err(|e| self.err(&e))?;
+        Ok(m.clone())
+    }
+
+    async fn cluster(&self) -> Result<ClusterConnection> {
+        let Backend::Cluster { client, conn } = &self.backend else { unreachable!() };
+        let c = conn.get_or_try_init(|| client.get_async_connection()).await.map_err(|e| self.err(&e))?;
+        Ok(c.clone())
+    }
+
+    /// Run a pipeline. On a cluster the pipeline's commands may live on different nodes, so each
+    /// runs as its own request, all at once; results come back in order like a pipeline's.
+    async fn arun<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T> {
+        self.check_open()?;
+        match &self.backend {
+            Backend::Single { .. } => {
+                let mut m = self.manager().await?;
+                pipe.query_async::<T>(&mut m).await.map_err(|e| self.err(&e))
+            }
+            Backend::Cluster { .. } => {
+                let conn = self.cluster().await?;
+                let values = try_join_all(pipe.cmd_iter().map(|cmd| {
+                    let mut c = conn.clone();
+                    async move { cmd.query_async::<Value>(&mut c).await }
+                }))
+                .await
+                .map_err(|e| self.err(&e))?;
+                T::from_redis_value(Value::Array(values)).map_err(|e| self.err(&RedisError::from(e)))
+            }
+        }
+    }
+
+    // ---- operations ----------------------------------------------------------------------------
+
+    pub fn set_many(&self, items: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Result<()> {
+        self.run::<()>(&set_pipe(items, expiry))
+    }
+    pub async fn aset_many(&self, items: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Result<()> {
+        self.arun::<()>(&set_pipe(items, expiry)).await
+    }
+
+    pub fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.run(&get_pipe(keys))
+    }
+    pub async fn aget_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.arun(&get_pipe(keys)).await
+    }
+
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.run::<(i64,)>(&one(redis::cmd("UNLINK").arg(key)))?.0 > 0)
+    }
+    pub async fn adelete(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.arun::<(i64,)>(&one(redis::cmd("UNLINK").arg(key))).await?.0 > 0)
+    }
+
+    pub fn exists(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.run::<(i64,)>(&one(redis::cmd("EXISTS").arg(key)))?.0 > 0)
+    }
+    pub async fn aexists(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.arun::<(i64,)>(&one(redis::cmd("EXISTS").arg(key))).await?.0 > 0)
+    }
+
+    pub fn ttl(&self, key: &[u8]) -> Result<Ttl> {
+        Ok(pttl(self.run::<(i64,)>(&one(redis::cmd("PTTL").arg(key)))?.0))
+    }
+    pub async fn attl(&self, key: &[u8]) -> Result<Ttl> {
+        Ok(pttl(self.arun::<(i64,)>(&one(redis::cmd("PTTL").arg(key))).await?.0))
+    }
+
+    pub fn swap_many(&self, swaps: &[Swap]) -> Result<usize> {
+        Ok(self.run::<Vec<i64>>(&swap_pipe(swaps))?.into_iter().sum::<i64>() as usize)
+    }
+    pub async fn aswap_many(&self, swaps: &[Swap]) -> Result<usize> {
+        Ok(self.arun::<Vec<i64>>(&swap_pipe(swaps)).await?.into_iter().sum::<i64>() as usize)
+    }
+
+    pub fn scan(&self, prefix: &[u8], state: &mut ScanState, count: usize) -> Result<Vec<Vec<u8>>> {
+        match &self.backend {
+            Backend::Single { .. } => {
+                let (cursor, keys): (u64, Vec<Vec<u8>>) = self.run::<((u64, Vec<Vec<u8>>),)>(&one(&scan_cmd(
+                    state.cursor,
+                    prefix,
+                    count,
+                )))?
+                .0;
+                advance(state, cursor);
+                Ok(keys)
+            }
+            Backend::Cluster { .. } => runtime().block_on(self.ascan(prefix, state, count)),
+        }
+    }
+
+    /// SCAN one page. A cluster is walked node by node: each master's own SCAN cursor, in turn.
+    pub async fn ascan(&self, prefix: &[u8], state: &mut ScanState, count: usize) -> Result<Vec<Vec<u8>>> {
+        self.check_open()?;
+        match &self.backend {
+            Backend::Single { .. } => {
+                let mut m = self.manager().await?;
+                let (cursor, keys): (u64, Vec<Vec<u8>>) =
+                    scan_cmd(state.cursor, prefix, count).query_async(&mut m).await.map_err(|e| self.err(&e))?;
+                advance(state, cursor);
+                Ok(keys)
+            }
+            Backend::Cluster { .. } => {
+                let mut conn = self.cluster().await?;
+                let masters = self.masters(&mut conn).await?;
+                let Some((host, port)) = masters.get(state.node).cloned() else {
+                    state.done = true;
+                    return Ok(Vec::new());
+                };
+                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
+                let v = conn
+                    .route_command(scan_cmd(state.cursor, prefix, count), route)
+                    .await
+                    .map_err(|e| self.err(&e))?;
+                let (cursor, keys): (u64, Vec<Vec<u8>>) = FromRedisValue::from_redis_value(v).map_err(|e| self.err(&RedisError::from(e)))?;
+                state.started = true;
+                state.cursor = cursor;
+                if cursor == 0 {
+                    state.node += 1;
+                    state.done = state.node >= masters.len();
+                }
+                Ok(keys)
+            }
+        }
+    }
+
+    /// The masters of the cluster, sorted so a walk visits them in a stable order.
+    async fn masters(&self, conn: &mut ClusterConnection) -> Result<Vec<(String, u16)>> {
+        let slots: Value = redis::cmd("CLUSTER").arg("SLOTS").query_async(conn).await.map_err(|e| self.err(&e))?;
+        let mut out = Vec::new();
+        if let Value::Array(ranges) = slots {
+            for r in ranges {
+                if let Value::Array(parts) = r {
+                    if let Some(Value::Array(node)) = parts.get(2) {
+                        let host: Option<String> = node.first().and_then(|v| FromRedisValue::from_redis_value(v.clone()).ok());
+                        let port: Option<i64> = node.get(1).and_then(|v| FromRedisValue::from_redis_value(v.clone()).ok());
+                        if let (Some(h), Some(p)) = (host, port) {
+                            out.push((h, p as u16));
+                        }
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        if out.is_empty() {
+            return Err(CoreError::store(StoreErrorKind::Server, "CLUSTER SLOTS returned no masters"));
+        }
+        Ok(out)
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        if let Backend::Single { idle, .. } = &self.backend {
+            idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+}
+
+fn single(client: Client) -> Backend {
+    Backend::Single { client, idle: Mutex::new(Vec::new()), manager: OnceCell::new() }
+}
+
+fn one(cmd: &Cmd) -> Pipeline {
+    let mut p = redis::pipe();
+    p.add_command(cmd.clone());
+    p
+}
+
+fn set_pipe(items: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Pipeline {
+    let mut p = redis::pipe();
+    for (k, v) in items {
+        let mut c = redis::cmd("SET");
+        c.arg(k).arg(v);
+        if let Expiry::After(d) = expiry {
+            c.arg("PX").arg(d.as_millis().max(1) as u64);
+        }
+        p.add_command(c).ignore();
+    }
+    p
+}
+
+fn get_pipe(keys: &[Vec<u8>]) -> Pipeline {
+    let mut p = redis::pipe();
+    for k in keys {
+        p.add_command(redis::cmd("GET").arg(k).clone());
+    }
+    p
+}
+
+fn swap_pipe(swaps: &[Swap]) -> Pipeline {
+    let mut p = redis::pipe();
+    for s in swaps {
+        p.add_command(redis::cmd("EVAL").arg(SWAP_SCRIPT).arg(1).arg(&s.key).arg(&s.old).arg(&s.new).clone());
+    }
+    p
+}
+
+fn scan_cmd(cursor: u64, prefix: &[u8], count: usize) -> Cmd {
+    let mut pattern = prefix.to_vec();
+    pattern.push(b'*');
+    redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(count.max(1)).arg("TYPE").arg("string").clone()
+}
+
+fn advance(state: &mut ScanState, cursor: u64) {
+    state.started = true;
+    state.cursor = cursor;
+    state.done = cursor == 0;
+}
+
+fn pttl(ms: i64) -> Ttl {
+    match ms {
+        -2 => Ttl::Missing,
+        n if n < 0 => Ttl::Forever,
+        n => Ttl::Remaining(Duration::from_millis(n as u64)),
+    }
+}
+
+/// Errors after which the connection cannot be trusted for another command.
+fn is_broken(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() || e.is_timeout()
+}
+
+fn classify(e: &RedisError) -> StoreErrorKind {
+    if e.is_timeout() {
+        return StoreErrorKind::Timeout;
+    }
+    if e.kind() == ErrorKind::AuthenticationFailed
+        || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+    {
+        return StoreErrorKind::Auth;
+    }
+    if e.is_io_error()
+        || e.is_connection_refusal()
+        || e.is_connection_dropped()
+        || e.kind() == ErrorKind::ClusterConnectionNotFound
+    {
+        return StoreErrorKind::Connection;
+    }
+    StoreErrorKind::Server
+}
+
+fn config_err(e: &RedisError) -> CoreError {
+    CoreError::config(format!("invalid Redis connection settings: {}", e.category()))
+}

@@ -1,0 +1,175 @@
+//! `keyseal.Keyring`: the Python face of the core keyring. Key bytes never leave Rust except
+//! through `export()`.
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use super::convert::{bytes_arg, secret_arg, DETACH_THRESHOLD};
+use crate::core::keyring::{self as core_keyring, key_id_hex, PassphraseParams};
+use crate::core::CoreError;
+
+#[pyclass(frozen, module = "keyseal._native", name = "Keyring")]
+pub struct Keyring {
+    inner: core_keyring::Keyring,
+}
+
+impl Keyring {
+    pub fn core(&self) -> &core_keyring::Keyring {
+        &self.inner
+    }
+    fn wrap(inner: core_keyring::Keyring) -> Self {
+        Self { inner }
+    }
+}
+
+#[pymethods]
+impl Keyring {
+    #[new]
+    fn py_new() -> PyResult<Self> {
+        Err(PyTypeError::new_err(
+            "use Keyring.generate(), Keyring.from_string(), Keyring.from_env() or Keyring.from_passphrase()",
+        ))
+    }
+
+    /// A new keyring with one random key.
+    #[staticmethod]
+    fn generate() -> PyResult<Self> {
+        Ok(Self::wrap(core_keyring::Keyring::generate()?))
+    }
+
+    /// Parse the text written by `export()`.
+    #[staticmethod]
+    fn from_string(text: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let text = text
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err("keyring text must be str"))?
+            .to_str()?
+            .to_owned();
+        let text = zeroize::Zeroizing::new(text);
+        Ok(Self::wrap(core_keyring::Keyring::from_text(&text)?))
+    }
+
+    /// Read the keyring from an environment variable (`KEYSEAL_KEYS` by default).
+    #[staticmethod]
+    #[pyo3(signature = (var = "KEYSEAL_KEYS"))]
+    fn from_env(py: Python<'_>, var: &str) -> PyResult<Self> {
+        let environ = py.import("os")?.getattr("environ")?;
+        let value = environ.call_method1("get", (var,))?;
+        if value.is_none() {
+            return Err(CoreError::config(format!(
+                "environment variable {var} is not set: create a keyring with `keyseal keygen` and put its text there"
+            ))
+            .into());
+        }
+        Self::from_string(&value)
+    }
+
+    /// Derive a keyring from a passphrase with Argon2id (RFC 9106; 64 MiB, 3 passes, 4 lanes by default).
+    #[staticmethod]
+    #[pyo3(signature = (passphrase, *, salt, memory_cost = core_keyring::RFC9106_MEMORY_KIB, time_cost = core_keyring::RFC9106_TIME_COST, parallelism = core_keyring::RFC9106_PARALLELISM, allow_weak_parameters = false))]
+    fn from_passphrase(
+        py: Python<'_>,
+        passphrase: &Bound<'_, PyAny>,
+        salt: &Bound<'_, PyAny>,
+        memory_cost: u32,
+        time_cost: u32,
+        parallelism: u32,
+        allow_weak_parameters: bool,
+    ) -> PyResult<Self> {
+        let pass = secret_arg(passphrase, "passphrase")?;
+        let pass = std::str::from_utf8(pass.expose())
+            .map_err(|_| PyValueError::new_err("passphrase must be UTF-8 text"))?
+            .to_owned();
+        let pass = zeroize::Zeroizing::new(pass);
+        let salt = bytes_arg(salt, "salt")?.into_owned();
+        let params = PassphraseParams { memory_kib: memory_cost, time_cost, parallelism, allow_weak: allow_weak_parameters };
+        let ring = py.detach(|| core_keyring::Keyring::from_passphrase(&pass, &salt, params))?;
+        Ok(Self::wrap(ring))
+    }
+
+    /// The text form, for an environment variable or a secrets manager. It holds every key.
+    fn export(&self) -> String {
+        self.inner.export().to_string()
+    }
+
+    /// A new keyring with a fresh primary key; the old keys stay to open old envelopes.
+    fn rotated(&self) -> PyResult<Self> {
+        Ok(Self::wrap(self.inner.rotated()?))
+    }
+
+    /// A new keyring without `key_id` (not the primary).
+    fn without(&self, key_id: &str) -> PyResult<Self> {
+        Ok(Self::wrap(self.inner.without(key_id)?))
+    }
+
+    #[getter]
+    fn primary_id(&self) -> String {
+        key_id_hex(&self.inner.primary_id())
+    }
+
+    #[getter]
+    fn key_ids(&self) -> Vec<String> {
+        self.inner.key_ids().iter().map(key_id_hex).collect()
+    }
+
+    /// Seal `plaintext` under the primary key, bound to `context`.
+    #[pyo3(signature = (plaintext, *, context = None))]
+    fn seal<'py>(
+        &self,
+        py: Python<'py>,
+        plaintext: &Bound<'py, PyAny>,
+        context: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let ctx = match context {
+            Some(c) => bytes_arg(c, "context")?.into_owned(),
+            None => Vec::new(),
+        };
+        let out = if let Ok(b) = plaintext.cast::<PyBytes>() {
+            let data = b.as_bytes();
+            if data.len() > DETACH_THRESHOLD {
+                let data = data.to_vec();
+                py.detach(|| self.inner.seal(&data, &ctx))?
+            } else {
+                self.inner.seal(data, &ctx)?
+            }
+        } else {
+            let data = secret_arg(plaintext, "plaintext")?;
+            py.detach(|| self.inner.seal(data.expose(), &ctx))?
+        };
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// Open an envelope; any failure raises `DecryptionError` with a fixed message.
+    #[pyo3(signature = (envelope, *, context = None))]
+    fn open<'py>(
+        &self,
+        py: Python<'py>,
+        envelope: &Bound<'py, PyAny>,
+        context: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let env = envelope
+            .cast::<PyBytes>()
+            .map_err(|_| PyTypeError::new_err("envelope must be bytes"))?
+            .as_bytes();
+        let ctx = match context {
+            Some(c) => bytes_arg(c, "context")?.into_owned(),
+            None => Vec::new(),
+        };
+        let plain = if env.len() > DETACH_THRESHOLD {
+            let env = env.to_vec();
+            py.detach(|| self.inner.open(&env, &ctx))?
+        } else {
+            self.inner.open(env, &ctx)?
+        };
+        Ok(PyBytes::new(py, plain.expose()))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Keyring(primary_id='{}', keys={})", self.primary_id(), self.inner.key_ids().len())
+    }
+
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err("keyseal.Keyring refuses to be pickled: use export() deliberately"))
+    }
+}

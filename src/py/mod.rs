@@ -1,0 +1,29 @@
+//! The binding layer: extract and validate arguments, release the GIL around I/O and heavy work,
+//! call the core, convert results. No crypto or Redis logic lives here.
+
+pub mod convert;
+pub mod error;
+pub mod keyring;
+pub mod secret;
+pub mod vault;
+
+use log::LevelFilter;
+use pyo3::prelude::*;
+
+/// Module set-up, run once at import.
+pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    // rustls is compiled without a default provider; without this the first TLS connect panics.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // Rust logs go to Python's `logging`. TLS and Redis internals are chatty at DEBUG and could
+    // echo connection details, so they are held to warnings.
+    let _ = pyo3_log::Logger::new(py, pyo3_log::Caching::LoggersAndLevels)?
+        .filter_target("rustls".to_owned(), LevelFilter::Warn)
+        .filter_target("redis".to_owned(), LevelFilter::Warn)
+        .filter_target("tokio".to_owned(), LevelFilter::Warn)
+        .install();
+    // Awaitables and blocking calls share one runtime, so one Vault serves both.
+    let _ = pyo3_async_runtimes::tokio::init_with_runtime(crate::core::runtime::runtime());
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,356 @@
+//! `keyseal.Vault`: blocking methods release the GIL around all store I/O; `a`-prefixed twins
+//! return awaitables driven by Rust futures on the shared tokio runtime.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use pyo3_async_runtimes::tokio::future_into_py;
+
+use super::convert::{opt_duration, secret_arg, TtlParam};
+use super::keyring::Keyring;
+use super::secret::Secret;
+use crate::core::secret::SecretBytes;
+use crate::core::store::url::Options;
+use crate::core::store::Ttl;
+use crate::core::vault::{self as core_vault, RewrapStats, VaultConfig};
+use crate::core::{CoreError, Result as CoreResult};
+
+/// Progress reported to a `rewrap(progress=...)` callback after every batch.
+#[pyclass(frozen, module = "keyseal._native", name = "RewrapProgress", get_all)]
+#[derive(Clone)]
+pub struct RewrapProgress {
+    pub scanned: u64,
+    pub rewrapped: u64,
+    pub current: u64,
+    pub raced: u64,
+    pub failed: u64,
+}
+
+#[pymethods]
+impl RewrapProgress {
+    fn __repr__(&self) -> String {
+        format!(
+            "RewrapProgress(scanned={}, rewrapped={}, current={}, raced={}, failed={})",
+            self.scanned, self.rewrapped, self.current, self.raced, self.failed
+        )
+    }
+}
+
+impl From<&RewrapStats> for RewrapProgress {
+    fn from(s: &RewrapStats) -> Self {
+        Self { scanned: s.scanned, rewrapped: s.rewrapped, current: s.current, raced: s.raced, failed: s.failed }
+    }
+}
+
+#[pyclass(frozen, module = "keyseal._native", name = "Vault")]
+pub struct Vault {
+    inner: Arc<core_vault::Vault>,
+    shown: String,
+}
+
+fn names_arg(names: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if names.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err("names must be an iterable of str, not a single str"));
+    }
+    names
+        .try_iter()?
+        .map(|n| {
+            let n = n?;
+            n.cast::<PyString>()
+                .map_err(|_| PyTypeError::new_err("every name must be str"))?
+                .to_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+fn items_arg(mapping: &Bound<'_, PyAny>) -> PyResult<Vec<(String, SecretBytes)>> {
+    let items = mapping
+        .call_method0("items")
+        .map_err(|_| PyTypeError::new_err("put_many takes a mapping of name to secret"))?;
+    items
+        .try_iter()?
+        .map(|pair| {
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
+            let name = k.cast::<PyString>().map_err(|_| PyTypeError::new_err("every name must be str"))?.to_str()?.to_owned();
+            Ok((name, secret_arg(&v, "secret")?))
+        })
+        .collect()
+}
+
+fn ttl_seconds(t: Ttl) -> Option<f64> {
+    match t {
+        Ttl::Missing => None,
+        Ttl::Forever => Some(f64::INFINITY),
+        Ttl::Remaining(d) => Some(d.as_secs_f64()),
+    }
+}
+
+fn secrets_dict(py: Python<'_>, names: &[String], found: Vec<Option<SecretBytes>>) -> PyResult<Py<PyDict>> {
+    let d = PyDict::new(py);
+    for (name, value) in names.iter().zip(found) {
+        if let Some(v) = value {
+            d.set_item(name, Secret::new(v))?;
+        }
+    }
+    Ok(d.unbind())
+}
+
+type Raised = Arc<std::sync::Mutex<Option<PyErr>>>;
+
+/// Call the Python progress callback (re-taking the GIL). An exception there stops the rewrap and
+/// is re-raised as it was, through the returned slot.
+fn progress_caller(callback: Option<Py<PyAny>>) -> (impl FnMut(&RewrapStats) -> CoreResult<()> + Send, Raised) {
+    let raised: Raised = Arc::default();
+    let slot = raised.clone();
+    let call = move |stats: &RewrapStats| {
+        let Some(cb) = &callback else { return Ok(()) };
+        Python::attach(|py| cb.call1(py, (RewrapProgress::from(stats),)).map(|_| ())).map_err(|e| {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            CoreError::invalid("rewrap stopped by its progress callback")
+        })
+    };
+    (call, raised)
+}
+
+/// Prefer the callback's own exception over the core's generic stop error.
+fn rewrap_result(result: CoreResult<RewrapStats>, raised: &Raised) -> PyResult<u64> {
+    if let Some(e) = raised.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e);
+    }
+    Ok(result?.rewrapped)
+}
+
+#[pymethods]
+impl Vault {
+    #[new]
+    #[pyo3(signature = (
+        url = "memory://", *, keyring, namespace = "default", default_ttl = None, key_prefix = "ks",
+        max_value_size = core_vault::DEFAULT_MAX_VALUE_SIZE, username = None, password = None,
+        ssl_ca_certs = None, ssl_certfile = None, ssl_keyfile = None, ssl_check_hostname = None,
+        ssl_cert_reqs = None, socket_timeout = None, socket_connect_timeout = None,
+        allow_plaintext = false, max_idle_connections = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn py_new(
+        url: &str,
+        keyring: &Bound<'_, PyAny>,
+        namespace: &str,
+        default_ttl: Option<&Bound<'_, PyAny>>,
+        key_prefix: &str,
+        max_value_size: usize,
+        username: Option<String>,
+        password: Option<&Bound<'_, PyAny>>,
+        ssl_ca_certs: Option<PathBuf>,
+        ssl_certfile: Option<PathBuf>,
+        ssl_keyfile: Option<PathBuf>,
+        ssl_check_hostname: Option<bool>,
+        ssl_cert_reqs: Option<String>,
+        socket_timeout: Option<&Bound<'_, PyAny>>,
+        socket_connect_timeout: Option<&Bound<'_, PyAny>>,
+        allow_plaintext: bool,
+        max_idle_connections: Option<usize>,
+    ) -> PyResult<Self> {
+        let keyring = keyring
+            .cast::<Keyring>()
+            .map_err(|_| PyTypeError::new_err("keyring must be a keyseal.Keyring"))?
+            .get()
+            .core()
+            .clone();
+        let password = match password {
+            None => None,
+            Some(p) if p.is_none() => None,
+            Some(p) => {
+                let raw = secret_arg(p, "password")?;
+                Some(zeroize::Zeroizing::new(
+                    String::from_utf8(raw.expose().to_vec())
+                        .map_err(|_| PyTypeError::new_err("password must be UTF-8 text"))?,
+                ))
+            }
+        };
+        let options = Options {
+            username,
+            password,
+            ssl_ca_certs,
+            ssl_certfile,
+            ssl_keyfile,
+            ssl_check_hostname,
+            ssl_cert_reqs,
+            socket_timeout: opt_duration(socket_timeout, "socket_timeout")?,
+            socket_connect_timeout: opt_duration(socket_connect_timeout, "socket_connect_timeout")?,
+            allow_plaintext,
+            max_idle_connections,
+        };
+        let config = VaultConfig {
+            namespace: namespace.to_owned(),
+            key_prefix: key_prefix.to_owned(),
+            default_ttl: opt_duration(default_ttl, "default_ttl")?,
+            max_value_size,
+        };
+        let inner = core_vault::Vault::open(url, &options, keyring, config)?;
+        let shown = crate::core::store::url::display(url);
+        Ok(Self { inner: Arc::new(inner), shown })
+    }
+
+    #[getter]
+    fn namespace(&self) -> &str {
+        &self.inner.config().namespace
+    }
+
+    #[getter]
+    fn default_ttl(&self) -> Option<f64> {
+        self.inner.config().default_ttl.map(|d| d.as_secs_f64())
+    }
+
+    #[getter]
+    fn max_value_size(&self) -> usize {
+        self.inner.config().max_value_size
+    }
+
+    #[pyo3(signature = (name, secret, *, ttl = TtlParam::DEFAULT))]
+    fn put(&self, py: Python<'_>, name: &str, secret: &Bound<'_, PyAny>, ttl: TtlParam) -> PyResult<()> {
+        let secret = secret_arg(secret, "secret")?;
+        Ok(py.detach(|| self.inner.put(name, secret.expose(), ttl.0))?)
+    }
+
+    #[pyo3(signature = (name, secret, *, ttl = TtlParam::DEFAULT))]
+    fn aput<'py>(&self, py: Python<'py>, name: String, secret: &Bound<'py, PyAny>, ttl: TtlParam) -> PyResult<Bound<'py, PyAny>> {
+        let secret = secret_arg(secret, "secret")?;
+        let v = self.inner.clone();
+        future_into_py(py, async move { Ok(v.aput(&name, secret.expose(), ttl.0).await?) })
+    }
+
+    #[pyo3(signature = (mapping, *, ttl = TtlParam::DEFAULT))]
+    fn put_many(&self, py: Python<'_>, mapping: &Bound<'_, PyAny>, ttl: TtlParam) -> PyResult<()> {
+        let items = items_arg(mapping)?;
+        py.detach(|| {
+            let refs: Vec<(&str, &[u8])> = items.iter().map(|(n, s)| (n.as_str(), s.expose())).collect();
+            self.inner.put_many(&refs, ttl.0)
+        })?;
+        Ok(())
+    }
+
+    #[pyo3(signature = (mapping, *, ttl = TtlParam::DEFAULT))]
+    fn aput_many<'py>(&self, py: Python<'py>, mapping: &Bound<'py, PyAny>, ttl: TtlParam) -> PyResult<Bound<'py, PyAny>> {
+        let items = items_arg(mapping)?;
+        let v = self.inner.clone();
+        future_into_py(py, async move {
+            let refs: Vec<(&str, &[u8])> = items.iter().map(|(n, s)| (n.as_str(), s.expose())).collect();
+            Ok(v.aput_many(&refs, ttl.0).await?)
+        })
+    }
+
+    fn get(&self, py: Python<'_>, name: &str) -> PyResult<Option<Secret>> {
+        Ok(py.detach(|| self.inner.get(name))?.map(Secret::new))
+    }
+
+    fn aget<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.inner.clone();
+        future_into_py(py, async move { Ok(v.aget(&name).await?.map(Secret::new)) })
+    }
+
+    /// A dict of the names found; missing names are left out, as Django's `get_many` does.
+    fn get_many(&self, py: Python<'_>, names: &Bound<'_, PyAny>) -> PyResult<Py<PyDict>> {
+        let names = names_arg(names)?;
+        let found = py.detach(|| {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            self.inner.get_many(&refs)
+        })?;
+        secrets_dict(py, &names, found)
+    }
+
+    fn aget_many<'py>(&self, py: Python<'py>, names: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let names = names_arg(names)?;
+        let v = self.inner.clone();
+        future_into_py(py, async move {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let found = v.aget_many(&refs).await?;
+            Python::attach(|py| secrets_dict(py, &names, found))
+        })
+    }
+
+    fn delete(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
+        Ok(py.detach(|| self.inner.delete(name))?)
+    }
+
+    fn adelete<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.inner.clone();
+        future_into_py(py, async move { Ok(v.adelete(&name).await?) })
+    }
+
+    fn exists(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
+        Ok(py.detach(|| self.inner.exists(name))?)
+    }
+
+    fn aexists<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.inner.clone();
+        future_into_py(py, async move { Ok(v.aexists(&name).await?) })
+    }
+
+    /// Seconds left before `name` expires; `math.inf` if it never does; `None` if it is missing.
+    fn ttl(&self, py: Python<'_>, name: &str) -> PyResult<Option<f64>> {
+        Ok(ttl_seconds(py.detach(|| self.inner.ttl(name))?))
+    }
+
+    fn attl<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.inner.clone();
+        future_into_py(py, async move { Ok(ttl_seconds(v.attl(&name).await?)) })
+    }
+
+    /// Re-seal every value of this namespace under the keyring's primary key; returns how many.
+    #[pyo3(signature = (*, batch_size = core_vault::DEFAULT_REWRAP_BATCH, progress = None))]
+    fn rewrap(&self, py: Python<'_>, batch_size: usize, progress: Option<Py<PyAny>>) -> PyResult<u64> {
+        let (mut report, raised) = progress_caller(progress);
+        let result = py.detach(|| self.inner.rewrap(batch_size, &mut report));
+        rewrap_result(result, &raised)
+    }
+
+    #[pyo3(signature = (*, batch_size = core_vault::DEFAULT_REWRAP_BATCH, progress = None))]
+    fn arewrap<'py>(&self, py: Python<'py>, batch_size: usize, progress: Option<Py<PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.inner.clone();
+        future_into_py(py, async move {
+            let (mut report, raised) = progress_caller(progress);
+            let result = v.arewrap(batch_size, &mut report).await;
+            rewrap_result(result, &raised)
+        })
+    }
+
+    /// Close the store's connections. Further calls raise `StoreConnectionError`.
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| self.inner.close());
+    }
+
+    fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.inner.clone();
+        future_into_py(py, async move {
+            v.close();
+            Ok(())
+        })
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Vault('{}', namespace='{}')", self.shown, self.inner.config().namespace)
+    }
+
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err("keyseal.Vault cannot be pickled: open one per process"))
+    }
+}
