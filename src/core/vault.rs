@@ -1,6 +1,7 @@
 //! The Vault: names become opaque keys, secrets become envelopes bound to those keys, and a store
 //! holds them. Blocking and async forms of every operation share all logic but the I/O.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::envelope::{self, OVERHEAD};
@@ -77,7 +78,8 @@ impl Vault {
         }
         let namer = Namer::new(keyring.name_key(), &config.key_prefix, &config.namespace)?;
         let store = match parsed.target {
-            Target::Memory => Store::Memory(MemoryStore::new()),
+            Target::Memory { name: None } => Store::Memory(Arc::new(MemoryStore::new())),
+            Target::Memory { name: Some(n) } => Store::Memory(MemoryStore::named(&n)),
             _ => Store::Redis(RedisStore::open(&parsed, options)?),
         };
         Ok(Self { keyring, namer, store, config })
@@ -323,6 +325,12 @@ mod tests {
             .unwrap()
     }
 
+    fn shared(store: &str, ring: &Keyring) -> Vault {
+        let url = format!("memory://{store}");
+        Vault::open(&url, &Options::default(), ring.clone(), VaultConfig { namespace: "t".into(), ..Default::default() })
+            .unwrap()
+    }
+
     #[test]
     fn put_get_delete_and_missing() {
         let v = vault("t", &Keyring::generate().unwrap());
@@ -338,13 +346,13 @@ mod tests {
     #[test]
     fn rewrap_moves_everything_to_the_primary_and_is_idempotent() {
         let r1 = Keyring::generate().unwrap();
-        let v1 = vault("t", &r1);
+        let v1 = shared("rewrap-test", &r1);
         for i in 0..25 {
             v1.put(&format!("n{i}"), format!("v{i}").as_bytes(), TtlArg::Never).unwrap();
         }
-        // Same store, rotated ring: reuse the store by rebuilding around it.
+        // A redeploy with a rotated ring: the same shared store, a new Vault.
         let r2 = r1.rotated().unwrap();
-        let v2 = Vault { keyring: r2.clone(), namer: v1.namer.clone(), store: v1.store, config: v1.config.clone() };
+        let v2 = shared("rewrap-test", &r2);
         let mut calls = 0;
         let s = v2.rewrap(7, &mut |_| {
             calls += 1;
@@ -356,7 +364,7 @@ mod tests {
         let again = v2.rewrap(7, &mut |_| Ok(())).unwrap();
         assert_eq!((again.rewrapped, again.current), (0, 25));
         let r3 = r2.without(&super::super::keyring::key_id_hex(&r1.primary_id())).unwrap();
-        let v3 = Vault { keyring: r3, namer: v2.namer.clone(), store: v2.store, config: v2.config.clone() };
+        let v3 = shared("rewrap-test", &r3);
         for i in 0..25 {
             assert_eq!(v3.get(&format!("n{i}")).unwrap().unwrap().expose(), format!("v{i}").as_bytes());
         }

@@ -9,6 +9,13 @@ use super::convert::{bytes_arg, secret_arg, DETACH_THRESHOLD};
 use crate::core::keyring::{self as core_keyring, key_id_hex, PassphraseParams};
 use crate::core::CoreError;
 
+// Literal defaults in the Python signature below; keep them equal to RFC 9106's constants.
+const _: () = assert!(
+    core_keyring::RFC9106_MEMORY_KIB == 65536
+        && core_keyring::RFC9106_TIME_COST == 3
+        && core_keyring::RFC9106_PARALLELISM == 4
+);
+
 #[pyclass(frozen, module = "keyseal._native", name = "Keyring")]
 pub struct Keyring {
     inner: core_keyring::Keyring,
@@ -67,7 +74,7 @@ impl Keyring {
 
     /// Derive a keyring from a passphrase with Argon2id (RFC 9106; 64 MiB, 3 passes, 4 lanes by default).
     #[staticmethod]
-    #[pyo3(signature = (passphrase, *, salt, memory_cost = core_keyring::RFC9106_MEMORY_KIB, time_cost = core_keyring::RFC9106_TIME_COST, parallelism = core_keyring::RFC9106_PARALLELISM, allow_weak_parameters = false))]
+    #[pyo3(signature = (passphrase, *, salt, memory_cost = 65536, time_cost = 3, parallelism = 4, allow_weak_parameters = false))]
     fn from_passphrase(
         py: Python<'_>,
         passphrase: &Bound<'_, PyAny>,

@@ -45,6 +45,9 @@ impl From<&RewrapStats> for RewrapProgress {
     }
 }
 
+// Python signatures need literal defaults to show them; keep them equal to the core's constants.
+const _: () = assert!(core_vault::DEFAULT_MAX_VALUE_SIZE == 1048576 && core_vault::DEFAULT_REWRAP_BATCH == 1000);
+
 #[pyclass(frozen, module = "keyseal._native", name = "Vault")]
 pub struct Vault {
     inner: Arc<core_vault::Vault>,
@@ -129,7 +132,7 @@ impl Vault {
     #[new]
     #[pyo3(signature = (
         url = "memory://", *, keyring, namespace = "default", default_ttl = None, key_prefix = "ks",
-        max_value_size = core_vault::DEFAULT_MAX_VALUE_SIZE, username = None, password = None,
+        max_value_size = 1048576, username = None, password = None,
         ssl_ca_certs = None, ssl_certfile = None, ssl_keyfile = None, ssl_check_hostname = None,
         ssl_cert_reqs = None, socket_timeout = None, socket_connect_timeout = None,
         allow_plaintext = false, max_idle_connections = None,
@@ -301,14 +304,14 @@ impl Vault {
     }
 
     /// Re-seal every value of this namespace under the keyring's primary key; returns how many.
-    #[pyo3(signature = (*, batch_size = core_vault::DEFAULT_REWRAP_BATCH, progress = None))]
+    #[pyo3(signature = (*, batch_size = 1000, progress = None))]
     fn rewrap(&self, py: Python<'_>, batch_size: usize, progress: Option<Py<PyAny>>) -> PyResult<u64> {
         let (mut report, raised) = progress_caller(progress);
         let result = py.detach(|| self.inner.rewrap(batch_size, &mut report));
         rewrap_result(result, &raised)
     }
 
-    #[pyo3(signature = (*, batch_size = core_vault::DEFAULT_REWRAP_BATCH, progress = None))]
+    #[pyo3(signature = (*, batch_size = 1000, progress = None))]
     fn arewrap<'py>(&self, py: Python<'py>, batch_size: usize, progress: Option<Py<PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let v = self.inner.clone();
         future_into_py(py, async move {

@@ -3,9 +3,9 @@
 //! For development, tests and the demo. Ordered (a BTreeMap) so SCAN can resume after the last key
 //! it returned, the way Redis resumes from a cursor.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::sync::Mutex;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 use super::{Expiry, ScanState, Swap, Ttl};
@@ -129,6 +129,12 @@ impl MemoryStore {
     }
 
     pub fn close(&self) {}
+
+    /// The process-wide store called `name`, created on first use.
+    pub fn named(name: &str) -> Arc<MemoryStore> {
+        static NAMED: LazyLock<Mutex<HashMap<String, Arc<MemoryStore>>>> = LazyLock::new(Default::default);
+        NAMED.lock().unwrap_or_else(|e| e.into_inner()).entry(name.to_owned()).or_default().clone()
+    }
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ pub struct Swap {
 }
 
 pub enum Store {
-    Memory(MemoryStore),
+    Memory(std::sync::Arc<MemoryStore>),
     Redis(RedisStore),
 }
 

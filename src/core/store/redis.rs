@@ -130,7 +130,7 @@ impl RedisStore {
                 let seeds: Vec<String> = nodes.iter().map(|(h, p)| format!("{h}:{p}")).collect();
                 (Backend::Cluster { client, conn: OnceCell::new() }, format!("cluster {}", seeds.join(",")))
             }
-            Target::Memory => unreachable!("memory:// never reaches the Redis store"),
+            Target::Memory { .. } => unreachable!("memory:// never reaches the Redis store"),
         };
         Ok(Self {
             backend,

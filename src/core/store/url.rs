@@ -11,7 +11,9 @@ use crate::core::error::{CoreError, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
-    Memory,
+    /// `memory://` is private to one Vault; `memory://NAME` is shared by every Vault in the
+    /// process that names it (as a Redis database would be).
+    Memory { name: Option<String> },
     Tcp { host: String, port: u16 },
     Cluster { nodes: Vec<(String, u16)> },
     Unix { path: PathBuf },
@@ -109,10 +111,12 @@ pub fn parse(url: &str) -> Result<StoreUrl> {
         url.split_once("://").ok_or_else(|| CoreError::config("store URL must look like scheme://..."))?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme == "memory" {
-        if !rest.is_empty() && rest != "/" {
-            return Err(CoreError::config("memory:// takes no host or path"));
+        let name = rest.trim_end_matches('/');
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+            return Err(CoreError::config("memory://NAME takes a plain name (letters, digits, _ . -)"));
         }
-        return Ok(StoreUrl { target: Target::Memory, tls: false, db: 0, username: None, password: None });
+        let name = (!name.is_empty()).then(|| name.to_owned());
+        return Ok(StoreUrl { target: Target::Memory { name }, tls: false, db: 0, username: None, password: None });
     }
     let (tls, cluster, unix) = match scheme.as_str() {
         "redis" => (false, false, false),
@@ -201,7 +205,7 @@ pub fn check_security(url: &StoreUrl, opts: &Options) -> Result<()> {
     let hosts: Vec<&str> = match &url.target {
         Target::Tcp { host, .. } => vec![host.as_str()],
         Target::Cluster { nodes } => nodes.iter().map(|(h, _)| h.as_str()).collect(),
-        Target::Memory | Target::Unix { .. } => vec![],
+        Target::Memory { .. } | Target::Unix { .. } => vec![],
     };
     if !url.tls && !opts.allow_plaintext {
         if let Some(h) = hosts.iter().find(|h| !is_loopback(h)) {
@@ -232,7 +236,7 @@ pub fn check_security(url: &StoreUrl, opts: &Options) -> Result<()> {
         Some("none") => {}
         Some(_) => return Err(CoreError::config("ssl_cert_reqs must be 'required' or 'none'")),
     }
-    if url.target == Target::Memory && (url.password.is_some() || opts.password.is_some()) {
+    if matches!(url.target, Target::Memory { .. }) && (url.password.is_some() || opts.password.is_some()) {
         return Err(CoreError::config("memory:// takes no credentials"));
     }
     Ok(())
@@ -254,7 +258,9 @@ mod tests {
         assert_eq!(u.target, Target::Cluster { nodes: vec![("127.0.0.1".into(), 1), ("127.0.0.1".into(), 2)] });
         let u = parse("unix:///tmp/r.sock?db=2").unwrap();
         assert_eq!((u.target, u.db), (Target::Unix { path: "/tmp/r.sock".into() }, 2));
-        assert_eq!(parse("memory://").unwrap().target, Target::Memory);
+        assert_eq!(parse("memory://").unwrap().target, Target::Memory { name: None });
+        assert_eq!(parse("memory://demo").unwrap().target, Target::Memory { name: Some("demo".into()) });
+        assert!(parse("memory://a:b@c").is_err());
     }
 
     #[test]
