@@ -7,6 +7,8 @@ mod py;
 #[pyo3::pymodule]
 mod _native {
     #[pymodule_export]
+    use crate::py::aio::LoopBridge;
+    #[pymodule_export]
     use crate::py::keyring::Keyring;
     #[pymodule_export]
     use crate::py::secret::Secret;

@@ -6,7 +6,7 @@ from os import PathLike
 from typing import Any, NoReturn, final
 
 __version__: str
-__all__ = ["Keyring", "RewrapProgress", "Secret", "Vault", "__version__"]
+__all__ = ["Keyring", "RewrapProgress", "Secret", "Vault", "_LoopBridge", "__version__"]
 
 _SecretLike = str | bytes | "Secret"
 _Seconds = float | int | timedelta
@@ -135,3 +135,11 @@ class Vault:
     def __enter__(self) -> Vault: ...
     def __exit__(self, exc_type: object, exc: object, tb: object) -> bool: ...
     def __reduce__(self) -> NoReturn: ...
+
+@final
+class _LoopBridge:
+    """Internal: hands results from Rust tasks to one asyncio loop (see ``keyseal._aio``)."""
+
+    def __new__(cls) -> _LoopBridge: ...
+    def fileno(self) -> int: ...
+    def drain(self) -> None: ...

@@ -1,6 +1,7 @@
 //! The binding layer: extract and validate arguments, release the GIL around I/O and heavy work,
 //! call the core, convert results. No crypto or Redis logic lives here.
 
+pub mod aio;
 pub mod convert;
 pub mod error;
 pub mod keyring;
@@ -22,8 +23,6 @@ pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         .filter_target("redis".to_owned(), LevelFilter::Warn)
         .filter_target("tokio".to_owned(), LevelFilter::Warn)
         .install();
-    // Awaitables and blocking calls share one runtime, so one Vault serves both.
-    let _ = pyo3_async_runtimes::tokio::init_with_runtime(crate::core::runtime::runtime());
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::IntoPyObjectExt;
 use pyo3::types::{PyDict, PyString};
-use pyo3_async_runtimes::tokio::future_into_py;
 
+use super::aio::spawn;
 use super::convert::{opt_duration, secret_arg, TtlParam};
 use super::keyring::Keyring;
 use super::secret::Secret;
@@ -100,6 +101,14 @@ fn secrets_dict(py: Python<'_>, names: &[String], found: Vec<Option<SecretBytes>
         }
     }
     Ok(d.unbind())
+}
+
+/// Turn a core result into the value an awaitable resolves to.
+fn resolved<T>(py: Python<'_>, result: CoreResult<T>) -> PyResult<Py<PyAny>>
+where
+    T: for<'py> IntoPyObject<'py>,
+{
+    result?.into_py_any(py)
 }
 
 type Raised = Arc<std::sync::Mutex<Option<PyErr>>>;
@@ -223,7 +232,7 @@ impl Vault {
     fn aput<'py>(&self, py: Python<'py>, name: String, secret: &Bound<'py, PyAny>, ttl: TtlParam) -> PyResult<Bound<'py, PyAny>> {
         let secret = secret_arg(secret, "secret")?;
         let v = self.inner.clone();
-        future_into_py(py, async move { Ok(v.aput(&name, secret.expose(), ttl.0).await?) })
+        spawn(py, async move { v.aput(&name, secret.expose(), ttl.0).await }, resolved)
     }
 
     #[pyo3(signature = (mapping, *, ttl = TtlParam::DEFAULT))]
@@ -240,10 +249,11 @@ impl Vault {
     fn aput_many<'py>(&self, py: Python<'py>, mapping: &Bound<'py, PyAny>, ttl: TtlParam) -> PyResult<Bound<'py, PyAny>> {
         let items = items_arg(mapping)?;
         let v = self.inner.clone();
-        future_into_py(py, async move {
+        let work = async move {
             let refs: Vec<(&str, &[u8])> = items.iter().map(|(n, s)| (n.as_str(), s.expose())).collect();
-            Ok(v.aput_many(&refs, ttl.0).await?)
-        })
+            v.aput_many(&refs, ttl.0).await
+        };
+        spawn(py, work, resolved)
     }
 
     fn get(&self, py: Python<'_>, name: &str) -> PyResult<Option<Secret>> {
@@ -252,7 +262,7 @@ impl Vault {
 
     fn aget<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let v = self.inner.clone();
-        future_into_py(py, async move { Ok(v.aget(&name).await?.map(Secret::new)) })
+        spawn(py, async move { v.aget(&name).await }, |py, r| resolved(py, r.map(|s| s.map(Secret::new))))
     }
 
     /// A dict of the names found; missing names are left out, as Django's `get_many` does.
@@ -268,11 +278,12 @@ impl Vault {
     fn aget_many<'py>(&self, py: Python<'py>, names: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let names = names_arg(names)?;
         let v = self.inner.clone();
-        future_into_py(py, async move {
+        let work = async move {
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            let found = v.aget_many(&refs).await?;
-            Python::attach(|py| secrets_dict(py, &names, found))
-        })
+            let found = v.aget_many(&refs).await;
+            (names, found)
+        };
+        spawn(py, work, |py, (names, found)| Ok(secrets_dict(py, &names, found?)?.into_any()))
     }
 
     fn delete(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
@@ -281,7 +292,7 @@ impl Vault {
 
     fn adelete<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let v = self.inner.clone();
-        future_into_py(py, async move { Ok(v.adelete(&name).await?) })
+        spawn(py, async move { v.adelete(&name).await }, resolved)
     }
 
     fn exists(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
@@ -290,7 +301,7 @@ impl Vault {
 
     fn aexists<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let v = self.inner.clone();
-        future_into_py(py, async move { Ok(v.aexists(&name).await?) })
+        spawn(py, async move { v.aexists(&name).await }, resolved)
     }
 
     /// Seconds left before `name` expires; `math.inf` if it never does; `None` if it is missing.
@@ -300,7 +311,7 @@ impl Vault {
 
     fn attl<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let v = self.inner.clone();
-        future_into_py(py, async move { Ok(ttl_seconds(v.attl(&name).await?)) })
+        spawn(py, async move { v.attl(&name).await }, |py, r| resolved(py, r.map(ttl_seconds)))
     }
 
     /// Re-seal every value of this namespace under the keyring's primary key; returns how many.
@@ -314,11 +325,9 @@ impl Vault {
     #[pyo3(signature = (*, batch_size = 1000, progress = None))]
     fn arewrap<'py>(&self, py: Python<'py>, batch_size: usize, progress: Option<Py<PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let v = self.inner.clone();
-        future_into_py(py, async move {
-            let (mut report, raised) = progress_caller(progress);
-            let result = v.arewrap(batch_size, &mut report).await;
-            rewrap_result(result, &raised)
-        })
+        let (mut report, raised) = progress_caller(progress);
+        let work = async move { v.arewrap(batch_size, &mut report).await };
+        spawn(py, work, move |py, result| rewrap_result(result, &raised)?.into_py_any(py))
     }
 
     /// Close the store's connections. Further calls raise `StoreConnectionError`.
@@ -328,10 +337,7 @@ impl Vault {
 
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let v = self.inner.clone();
-        future_into_py(py, async move {
-            v.close();
-            Ok(())
-        })
+        spawn(py, async move { v.close() }, |py, ()| Ok(py.None()))
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

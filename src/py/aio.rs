@@ -1,0 +1,104 @@
+//! Awaitables backed by tokio tasks, completed on the asyncio loop in batches.
+//!
+//! A general bridge that takes the GIL on a tokio worker to resolve every Python future costs a
+//! GIL hand-off per completion (the loop thread holds the GIL while it runs), which caps throughput
+//! at a few thousand awaits per second. Here a worker never touches Python: it queues the result
+//! and, if the queue was empty, writes one byte to a socket the loop watches (`add_reader`). The
+//! loop then resolves every queued future in one pass under the GIL it already holds.
+
+use std::future::Future;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+
+use crate::core::runtime::runtime;
+
+type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+struct Inner {
+    queue: Mutex<Vec<(Py<PyAny>, Convert)>>,
+    wake: UnixStream,
+    watch: UnixStream,
+}
+
+impl Inner {
+    fn complete(&self, future: Py<PyAny>, convert: Convert) {
+        let was_empty = {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            q.push((future, convert));
+            q.len() == 1
+        };
+        if was_empty {
+            // Non-blocking: a full socket buffer already means a wake-up is pending.
+            let _ = (&self.wake).write(&[1]);
+        }
+    }
+}
+
+/// One per event loop; created by `keyseal._aio`, which registers `drain` with `loop.add_reader`.
+#[pyclass(frozen, module = "keyseal._native", name = "_LoopBridge")]
+pub struct LoopBridge {
+    inner: Arc<Inner>,
+}
+
+#[pymethods]
+impl LoopBridge {
+    #[new]
+    fn py_new() -> PyResult<Self> {
+        let (wake, watch) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        watch.set_nonblocking(true)?;
+        Ok(Self { inner: Arc::new(Inner { queue: Mutex::new(Vec::new()), wake, watch }) })
+    }
+
+    /// The descriptor the loop watches.
+    fn fileno(&self) -> i32 {
+        self.inner.watch.as_raw_fd()
+    }
+
+    /// Resolve every finished future. Runs on the loop's thread.
+    fn drain(&self, py: Python<'_>) -> PyResult<()> {
+        // Empty the socket before taking the queue: a completion queued after this point either
+        // lands in the batch we take or writes a fresh byte that wakes us again.
+        let mut buf = [0u8; 256];
+        while matches!((&self.inner.watch).read(&mut buf), Ok(n) if n > 0) {}
+        let batch = std::mem::take(&mut *self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()));
+        for (future, convert) in batch {
+            let future = future.bind(py);
+            // A cancelled await leaves a done future: drop the result.
+            if future.call_method0(pyo3::intern!(py, "done"))?.is_truthy()? {
+                continue;
+            }
+            match convert(py) {
+                Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,))?,
+                Err(err) => future.call_method1(pyo3::intern!(py, "set_exception"), (err.into_value(py),))?,
+            };
+        }
+        Ok(())
+    }
+}
+
+/// Start `work` on the runtime and return an asyncio future that `convert` resolves.
+pub fn spawn<'py, F, T, C>(py: Python<'py>, work: F, convert: C) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    static PREPARE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let prepare = PREPARE.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py.import("keyseal._aio")?.getattr("prepare")?.unbind())
+    })?;
+    let (bridge, future): (Bound<'py, LoopBridge>, Bound<'py, PyAny>) = prepare.bind(py).call0()?.extract()?;
+    let inner = bridge.get().inner.clone();
+    let handle = future.clone().unbind();
+    runtime().spawn(async move {
+        let output = work.await;
+        inner.complete(handle, Box::new(move |py| convert(py, output)));
+    });
+    Ok(future)
+}
