@@ -275,10 +275,16 @@ impl RedisStore {
     }
 
     pub fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
-        self.run(&get_pipe(keys))
+        match &self.backend {
+            Backend::Single { .. } => Ok(self.run::<(Vec<Option<Vec<u8>>>,)>(&mget(keys))?.0),
+            Backend::Cluster { .. } => self.run(&get_pipe(keys)),
+        }
     }
     pub async fn aget_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
-        self.arun(&get_pipe(keys)).await
+        match &self.backend {
+            Backend::Single { .. } => Ok(self.arun::<(Vec<Option<Vec<u8>>>,)>(&mget(keys)).await?.0),
+            Backend::Cluster { .. } => self.arun(&get_pipe(keys)).await,
+        }
     }
 
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
@@ -416,6 +422,12 @@ fn set_pipe(items: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Pipeline {
     p
 }
 
+/// One MGET on a single node: one command to parse on each side instead of one per key.
+fn mget(keys: &[Vec<u8>]) -> Pipeline {
+    one(redis::cmd("MGET").arg(keys))
+}
+
+/// One GET per key, for a cluster, where the keys may live on different nodes.
 fn get_pipe(keys: &[Vec<u8>]) -> Pipeline {
     let mut p = redis::pipe();
     for k in keys {
