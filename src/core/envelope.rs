@@ -31,7 +31,10 @@ pub struct SealingKey {
 
 impl SealingKey {
     pub fn new(id: KeyId, key: &[u8; 32]) -> Self {
-        Self { id, cipher: Aes256Gcm::new(key.into()) }
+        Self {
+            id,
+            cipher: Aes256Gcm::new(key.into()),
+        }
     }
     pub fn id(&self) -> KeyId {
         self.id
@@ -96,7 +99,8 @@ pub fn open(key: &SealingKey, envelope: &[u8], context: &[u8]) -> Result<SecretB
         return Err(CoreError::Decryption);
     }
     let ad = aad(envelope, context);
-    let nonce = Nonce::try_from(&envelope[AAD_HEADER_LEN..HEADER_LEN]).map_err(|_| CoreError::Decryption)?;
+    let nonce = Nonce::try_from(&envelope[AAD_HEADER_LEN..HEADER_LEN])
+        .map_err(|_| CoreError::Decryption)?;
     let tag_at = envelope.len() - TAG_LEN;
     let tag = Tag::try_from(&envelope[tag_at..]).map_err(|_| CoreError::Decryption)?;
     let mut plain = SecretBytes::from_slice(&envelope[HEADER_LEN..tag_at]);
@@ -122,7 +126,10 @@ mod tests {
         assert_eq!(env.len(), OVERHEAD + 13);
         assert_eq!(&env[..3], b"KS\x01");
         assert_eq!(&env[3..7], b"abcd");
-        assert_eq!(open(&k, &env, b"slot-1").unwrap().expose(), b"sk_test_value");
+        assert_eq!(
+            open(&k, &env, b"slot-1").unwrap().expose(),
+            b"sk_test_value"
+        );
     }
 
     #[test]
@@ -141,7 +148,10 @@ mod tests {
             for bit in 0..8 {
                 let mut bad = env.clone();
                 bad[i] ^= 1 << bit;
-                assert!(matches!(open(&k, &bad, b"ctx"), Err(CoreError::Decryption)), "byte {i} bit {bit}");
+                assert!(
+                    matches!(open(&k, &bad, b"ctx"), Err(CoreError::Decryption)),
+                    "byte {i} bit {bit}"
+                );
             }
         }
     }
@@ -166,7 +176,10 @@ mod tests {
         let mut checked = 0;
         for block in text.split("\n\n") {
             let field = |name: &str| -> Vec<u8> {
-                let line = block.lines().find(|l| l.starts_with(&format!("{name} = "))).unwrap();
+                let line = block
+                    .lines()
+                    .find(|l| l.starts_with(&format!("{name} = ")))
+                    .unwrap();
                 hex::decode(line.split(" = ").nth(1).unwrap().trim()).unwrap()
             };
             if !block.contains("Key = ") {
@@ -178,7 +191,11 @@ mod tests {
             let cipher = Aes256Gcm::new((&key_bytes).into());
             let mut buf = pt.clone();
             let got = cipher
-                .encrypt_inout_detached(&Nonce::try_from(&iv[..]).unwrap(), &aad_in, buf.as_mut_slice().into())
+                .encrypt_inout_detached(
+                    &Nonce::try_from(&iv[..]).unwrap(),
+                    &aad_in,
+                    buf.as_mut_slice().into(),
+                )
                 .unwrap();
             assert_eq!(buf, ct);
             assert_eq!(got.as_slice(), tag.as_slice());

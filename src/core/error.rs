@@ -25,7 +25,10 @@ pub enum CoreError {
     /// A bad argument value (a name, a TTL, a size); maps to `ValueError`.
     Invalid(String),
     /// The backing store failed. The message never holds credentials or payloads.
-    Store { kind: StoreErrorKind, message: String },
+    Store {
+        kind: StoreErrorKind,
+        message: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, CoreError>;
@@ -42,7 +45,10 @@ impl CoreError {
         Self::Invalid(message.into())
     }
     pub fn store(kind: StoreErrorKind, message: impl Into<String>) -> Self {
-        Self::Store { kind, message: message.into() }
+        Self::Store {
+            kind,
+            message: message.into(),
+        }
     }
 }
 

@@ -73,14 +73,16 @@ pub struct Keyring {
 
 fn random_key() -> Result<KeyBytes> {
     let mut k = KeyBytes([0u8; 32]);
-    getrandom::fill(&mut k.0).map_err(|_| CoreError::config("the operating system's random number generator failed"))?;
+    getrandom::fill(&mut k.0)
+        .map_err(|_| CoreError::config("the operating system's random number generator failed"))?;
     Ok(k)
 }
 
 /// A key id is the first four bytes of HMAC-SHA256(key, "keyseal key id"): stable for a given key,
 /// so the same passphrase always yields the same id, and revealing nothing usable about the key.
 fn derive_key_id(key: &KeyBytes) -> KeyId {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose()).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose()).expect("HMAC takes any key length");
     mac.update(b"keyseal key id");
     let out = mac.finalize().into_bytes();
     let mut id = [0u8; KEY_ID_LEN];
@@ -104,11 +106,14 @@ fn parse_key_id(text: &str) -> Option<KeyId> {
 }
 
 fn decode_key(text: &str) -> Result<KeyBytes> {
-    let raw = Zeroizing::new(
-        B64.decode(text).map_err(|_| CoreError::config("invalid keyring text: a key is not valid base64url"))?,
-    );
+    let raw =
+        Zeroizing::new(B64.decode(text).map_err(|_| {
+            CoreError::config("invalid keyring text: a key is not valid base64url")
+        })?);
     if raw.len() != 32 {
-        return Err(CoreError::config("invalid keyring text: every key must be 32 bytes"));
+        return Err(CoreError::config(
+            "invalid keyring text: every key must be 32 bytes",
+        ));
     }
     let mut k = KeyBytes([0u8; 32]);
     k.0.copy_from_slice(&raw);
@@ -127,14 +132,29 @@ fn check_passphrase(passphrase: &str) -> Result<()> {
     distinct.sort_unstable();
     distinct.dedup();
     if distinct.len() < 6 {
-        return Err(CoreError::config("passphrase too weak: it repeats too few distinct characters"));
+        return Err(CoreError::config(
+            "passphrase too weak: it repeats too few distinct characters",
+        ));
     }
     let lower = passphrase.to_lowercase();
-    const COMMON: [&str; 8] =
-        ["password", "passphrase", "123456", "qwerty", "letmein", "changeme", "secret", "keyseal"];
+    const COMMON: [&str; 8] = [
+        "password",
+        "passphrase",
+        "123456",
+        "qwerty",
+        "letmein",
+        "changeme",
+        "secret",
+        "keyseal",
+    ];
     let stripped: String = lower.chars().filter(|c| c.is_alphabetic()).collect();
-    if COMMON.iter().any(|w| stripped == *w || lower.starts_with(w) && lower.len() < w.len() + 6) {
-        return Err(CoreError::config("passphrase too weak: it is built on a common password"));
+    if COMMON
+        .iter()
+        .any(|w| stripped == *w || lower.starts_with(w) && lower.len() < w.len() + 6)
+    {
+        return Err(CoreError::config(
+            "passphrase too weak: it is built on a common password",
+        ));
     }
     Ok(())
 }
@@ -142,25 +162,41 @@ fn check_passphrase(passphrase: &str) -> Result<()> {
 impl Keyring {
     /// A new ring with one random key and a random naming key.
     pub fn generate() -> Result<Self> {
-        Ok(Self { keys: vec![Arc::new(RingKey::new(random_key()?))], name_key: Arc::new(random_key()?) })
+        Ok(Self {
+            keys: vec![Arc::new(RingKey::new(random_key()?))],
+            name_key: Arc::new(random_key()?),
+        })
     }
 
     /// Derive a ring from a passphrase: Argon2id (RFC 9106) stretches it to 64 bytes, the first 32
     /// the sealing key and the last 32 the naming key.
-    pub fn from_passphrase(passphrase: &str, salt: &[u8], params: PassphraseParams) -> Result<Self> {
+    pub fn from_passphrase(
+        passphrase: &str,
+        salt: &[u8],
+        params: PassphraseParams,
+    ) -> Result<Self> {
         check_passphrase(passphrase)?;
         if salt.len() < MIN_SALT_LEN {
-            return Err(CoreError::config(format!("salt too short: use at least {MIN_SALT_LEN} random bytes")));
+            return Err(CoreError::config(format!(
+                "salt too short: use at least {MIN_SALT_LEN} random bytes"
+            )));
         }
         if !params.allow_weak
-            && (params.memory_kib < MIN_SAFE_MEMORY_KIB || params.time_cost < 2 || params.parallelism < 1)
+            && (params.memory_kib < MIN_SAFE_MEMORY_KIB
+                || params.time_cost < 2
+                || params.parallelism < 1)
         {
             return Err(CoreError::config(
                 "Argon2id parameters below the safe floor (19 MiB, 2 passes); pass allow_weak_parameters=True only in tests",
             ));
         }
-        let argon_params = Params::new(params.memory_kib, params.time_cost, params.parallelism, Some(64))
-            .map_err(|e| CoreError::config(format!("invalid Argon2id parameters: {e}")))?;
+        let argon_params = Params::new(
+            params.memory_kib,
+            params.time_cost,
+            params.parallelism,
+            Some(64),
+        )
+        .map_err(|e| CoreError::config(format!("invalid Argon2id parameters: {e}")))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
         let mut out = Zeroizing::new([0u8; 64]);
         argon
@@ -170,46 +206,64 @@ impl Keyring {
         let mut name = KeyBytes([0u8; 32]);
         seal.0.copy_from_slice(&out[..32]);
         name.0.copy_from_slice(&out[32..]);
-        Ok(Self { keys: vec![Arc::new(RingKey::new(seal))], name_key: Arc::new(name) })
+        Ok(Self {
+            keys: vec![Arc::new(RingKey::new(seal))],
+            name_key: Arc::new(name),
+        })
     }
 
     /// Parse the text form written by [`Keyring::export`]. Errors never echo the input.
     pub fn from_text(text: &str) -> Result<Self> {
         let mut parts = text.trim().split(',');
         if parts.next() != Some(TEXT_PREFIX) {
-            return Err(CoreError::config("invalid keyring text: it must start with 'ks1,' (see Keyring.export())"));
+            return Err(CoreError::config(
+                "invalid keyring text: it must start with 'ks1,' (see Keyring.export())",
+            ));
         }
         let mut name_key = None;
         let mut keys: Vec<Arc<RingKey>> = Vec::new();
         for part in parts {
             if let Some(v) = part.strip_prefix("name=") {
                 if name_key.is_some() {
-                    return Err(CoreError::config("invalid keyring text: more than one naming key"));
+                    return Err(CoreError::config(
+                        "invalid keyring text: more than one naming key",
+                    ));
                 }
                 name_key = Some(decode_key(v)?);
             } else if let Some(v) = part.strip_prefix("key=") {
-                let (id, key) = v
-                    .split_once(':')
-                    .ok_or_else(|| CoreError::config("invalid keyring text: a key entry must be 'key=<id>:<base64url>'"))?;
-                let id = parse_key_id(id)
-                    .ok_or_else(|| CoreError::config("invalid keyring text: a key id must be 8 hex digits"))?;
+                let (id, key) = v.split_once(':').ok_or_else(|| {
+                    CoreError::config(
+                        "invalid keyring text: a key entry must be 'key=<id>:<base64url>'",
+                    )
+                })?;
+                let id = parse_key_id(id).ok_or_else(|| {
+                    CoreError::config("invalid keyring text: a key id must be 8 hex digits")
+                })?;
                 let key = RingKey::new(decode_key(key)?);
                 if key.id() != id {
-                    return Err(CoreError::config("invalid keyring text: a key does not match its key id (corrupted?)"));
+                    return Err(CoreError::config(
+                        "invalid keyring text: a key does not match its key id (corrupted?)",
+                    ));
                 }
                 if keys.iter().any(|k| k.id() == id) {
                     return Err(CoreError::config("invalid keyring text: duplicate key id"));
                 }
                 keys.push(Arc::new(key));
             } else {
-                return Err(CoreError::config("invalid keyring text: unknown field (expected 'name=' or 'key=')"));
+                return Err(CoreError::config(
+                    "invalid keyring text: unknown field (expected 'name=' or 'key=')",
+                ));
             }
         }
-        let name_key = name_key.ok_or_else(|| CoreError::config("invalid keyring text: no naming key"))?;
+        let name_key =
+            name_key.ok_or_else(|| CoreError::config("invalid keyring text: no naming key"))?;
         if keys.is_empty() {
             return Err(CoreError::config("invalid keyring text: no keys"));
         }
-        Ok(Self { keys, name_key: Arc::new(name_key) })
+        Ok(Self {
+            keys,
+            name_key: Arc::new(name_key),
+        })
     }
 
     /// The text form: `ks1,name=<b64url>,key=<id>:<b64url>[,key=...]`, primary key first.
@@ -232,23 +286,30 @@ impl Keyring {
         let mut keys = Vec::with_capacity(self.keys.len() + 1);
         keys.push(Arc::new(RingKey::new(random_key()?)));
         keys.extend(self.keys.iter().cloned());
-        Ok(Self { keys, name_key: self.name_key.clone() })
+        Ok(Self {
+            keys,
+            name_key: self.name_key.clone(),
+        })
     }
 
     /// A new ring without `key_id`. The primary cannot be retired: rotate first.
     pub fn without(&self, key_id: &str) -> Result<Self> {
-        let id = parse_key_id(key_id).ok_or_else(|| CoreError::invalid("a key id is 8 hex digits"))?;
-        let pos = self
-            .keys
-            .iter()
-            .position(|k| k.id() == id)
-            .ok_or_else(|| CoreError::invalid(format!("no key with id {key_id} in this keyring")))?;
+        let id =
+            parse_key_id(key_id).ok_or_else(|| CoreError::invalid("a key id is 8 hex digits"))?;
+        let pos = self.keys.iter().position(|k| k.id() == id).ok_or_else(|| {
+            CoreError::invalid(format!("no key with id {key_id} in this keyring"))
+        })?;
         if pos == 0 {
-            return Err(CoreError::config("cannot retire the primary key: call rotated() first, then rewrap()"));
+            return Err(CoreError::config(
+                "cannot retire the primary key: call rotated() first, then rewrap()",
+            ));
         }
         let mut keys = self.keys.clone();
         keys.remove(pos);
-        Ok(Self { keys, name_key: self.name_key.clone() })
+        Ok(Self {
+            keys,
+            name_key: self.name_key.clone(),
+        })
     }
 
     pub fn primary(&self) -> &RingKey {
@@ -272,14 +333,19 @@ impl Keyring {
     /// Open with whichever key the envelope names; an unknown id is a plain decryption failure.
     pub fn open(&self, envelope_bytes: &[u8], context: &[u8]) -> Result<SecretBytes> {
         let id = envelope::peek_key_id(envelope_bytes).ok_or(CoreError::Decryption)?;
-        let key = self.keys.iter().find(|k| k.id() == id).ok_or(CoreError::Decryption)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.id() == id)
+            .ok_or(CoreError::Decryption)?;
         envelope::open(&key.sealing, envelope_bytes, context)
     }
 
     /// A subkey for a purpose other than sealing or naming (e.g. log fingerprints), so one key is
     /// never used for two jobs.
     pub fn derive_subkey(&self, purpose: &[u8]) -> KeyBytes {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.name_key.expose()).expect("any key length");
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.name_key.expose())
+            .expect("any key length");
         mac.update(b"keyseal subkey:");
         mac.update(purpose);
         let mut k = KeyBytes([0u8; 32]);
@@ -300,7 +366,12 @@ mod tests {
     use super::*;
 
     fn cheap() -> PassphraseParams {
-        PassphraseParams { memory_kib: 64, time_cost: 1, parallelism: 1, allow_weak: true }
+        PassphraseParams {
+            memory_kib: 64,
+            time_cost: 1,
+            parallelism: 1,
+            allow_weak: true,
+        }
     }
 
     #[test]
@@ -352,12 +423,27 @@ mod tests {
         assert_eq!(a.export().as_str(), b.export().as_str());
         let c = Keyring::from_passphrase("correct horse battery stapler", salt, cheap()).unwrap();
         assert_ne!(a.primary_id(), c.primary_id());
-        for weak in ["short", "aaaaaaaaaaaaaaaa", "Password123!!", "ababababababab"] {
-            assert!(Keyring::from_passphrase(weak, salt, cheap()).is_err(), "{weak}");
+        for weak in [
+            "short",
+            "aaaaaaaaaaaaaaaa",
+            "Password123!!",
+            "ababababababab",
+        ] {
+            assert!(
+                Keyring::from_passphrase(weak, salt, cheap()).is_err(),
+                "{weak}"
+            );
         }
-        assert!(Keyring::from_passphrase("correct horse battery staple", b"short", cheap()).is_err());
-        let weak_params = PassphraseParams { allow_weak: false, ..cheap() };
-        assert!(Keyring::from_passphrase("correct horse battery staple", salt, weak_params).is_err());
+        assert!(
+            Keyring::from_passphrase("correct horse battery staple", b"short", cheap()).is_err()
+        );
+        let weak_params = PassphraseParams {
+            allow_weak: false,
+            ..cheap()
+        };
+        assert!(
+            Keyring::from_passphrase("correct horse battery staple", salt, weak_params).is_err()
+        );
     }
 
     /// RFC 9106 section 5.3, the Argon2id test vector (with secret and associated data).
@@ -372,9 +458,14 @@ mod tests {
             .build()
             .unwrap();
         let secret = [3u8; 8];
-        let a = Argon2::new_with_secret(&secret, Algorithm::Argon2id, Version::V0x13, params).unwrap();
+        let a =
+            Argon2::new_with_secret(&secret, Algorithm::Argon2id, Version::V0x13, params).unwrap();
         let mut out = [0u8; 32];
-        a.hash_password_into(&[1u8; 32], &[2u8; 16], &mut out).unwrap();
-        assert_eq!(hex::encode(out), "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659");
+        a.hash_password_into(&[1u8; 32], &[2u8; 16], &mut out)
+            .unwrap();
+        assert_eq!(
+            hex::encode(out),
+            "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"
+        );
     }
 }

@@ -21,18 +21,31 @@ const NAME_TAG_BYTES: usize = 16;
 
 pub fn validate_namespace(ns: &str) -> Result<()> {
     if ns.is_empty() || ns.chars().count() > MAX_NAMESPACE_CHARS {
-        return Err(CoreError::invalid(format!("namespace must be 1 to {MAX_NAMESPACE_CHARS} characters")));
+        return Err(CoreError::invalid(format!(
+            "namespace must be 1 to {MAX_NAMESPACE_CHARS} characters"
+        )));
     }
-    if !ns.chars().all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c)) {
-        return Err(CoreError::invalid("namespace may hold only ASCII letters, digits and _ . : -"));
+    if !ns
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c))
+    {
+        return Err(CoreError::invalid(
+            "namespace may hold only ASCII letters, digits and _ . : -",
+        ));
     }
     Ok(())
 }
 
 pub fn validate_prefix(prefix: &str) -> Result<()> {
-    if prefix.is_empty() || prefix.len() > 32 || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    if prefix.is_empty()
+        || prefix.len() > 32
+        || !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
     {
-        return Err(CoreError::invalid("key_prefix must be 1 to 32 ASCII letters, digits, _ . or -"));
+        return Err(CoreError::invalid(
+            "key_prefix must be 1 to 32 ASCII letters, digits, _ . or -",
+        ));
     }
     Ok(())
 }
@@ -44,13 +57,19 @@ pub fn validate_name(name: &str) -> Result<()> {
         return Err(CoreError::invalid("secret name must not be empty"));
     }
     if name.len() > MAX_NAME_BYTES {
-        return Err(CoreError::invalid(format!("secret name is longer than {MAX_NAME_BYTES} bytes")));
+        return Err(CoreError::invalid(format!(
+            "secret name is longer than {MAX_NAME_BYTES} bytes"
+        )));
     }
     if name.chars().any(char::is_control) {
-        return Err(CoreError::invalid("secret name must not contain control characters"));
+        return Err(CoreError::invalid(
+            "secret name must not contain control characters",
+        ));
     }
     if name.trim() != name {
-        return Err(CoreError::invalid("secret name must not start or end with whitespace"));
+        return Err(CoreError::invalid(
+            "secret name must not start or end with whitespace",
+        ));
     }
     Ok(())
 }
@@ -68,13 +87,18 @@ impl Namer {
     pub fn new(name_key: &KeyBytes, prefix: &str, namespace: &str) -> Result<Self> {
         validate_prefix(prefix)?;
         validate_namespace(namespace)?;
-        let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(name_key.expose()).expect("any key length");
+        let mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(name_key.expose()).expect("any key length");
         let mut ns_mac = mac.clone();
         ns_mac.update(b"keyseal ns\0");
         ns_mac.update(namespace.as_bytes());
         let tag = ns_mac.finalize().into_bytes();
         let ns_prefix = format!("{prefix}:{}:", B64.encode(&tag[..NS_TAG_BYTES]));
-        Ok(Self { mac, ns_prefix, namespace: namespace.to_owned() })
+        Ok(Self {
+            mac,
+            ns_prefix,
+            namespace: namespace.to_owned(),
+        })
     }
 
     /// The Redis key for `name` (validated).
@@ -132,7 +156,14 @@ mod tests {
     #[test]
     fn bad_names_and_namespaces() {
         let n = Namer::new(&k(1), "ks", "default").unwrap();
-        for bad in ["", " lead", "trail ", "new\nline", "nul\0", &"x".repeat(MAX_NAME_BYTES + 1)] {
+        for bad in [
+            "",
+            " lead",
+            "trail ",
+            "new\nline",
+            "nul\0",
+            &"x".repeat(MAX_NAME_BYTES + 1),
+        ] {
             assert!(n.key(bad).is_err(), "{bad:?}");
         }
         assert!(n.key("ok name/with-üñí").is_ok());

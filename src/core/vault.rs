@@ -1,7 +1,7 @@
 //! The Vault: names become opaque keys, secrets become envelopes bound to those keys, and a store
 //! holds them. Blocking and async forms of every operation share all logic but the I/O.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use super::envelope::{self, OVERHEAD};
@@ -62,12 +62,18 @@ pub struct RewrapStats {
 pub struct Vault {
     keyring: Keyring,
     namer: Namer,
-    store: Store,
+    /// `None` once closed. Cloned out per call (two atomic counts) so no lock is held across I/O.
+    store: RwLock<Option<Store>>,
     config: VaultConfig,
 }
 
 impl Vault {
-    pub fn open(store_url: &str, options: &Options, keyring: Keyring, config: VaultConfig) -> Result<Self> {
+    pub fn open(
+        store_url: &str,
+        options: &Options,
+        keyring: Keyring,
+        config: VaultConfig,
+    ) -> Result<Self> {
         let parsed = url::parse(store_url)?;
         url::check_security(&parsed, options)?;
         if let Some(d) = config.default_ttl {
@@ -80,9 +86,14 @@ impl Vault {
         let store = match parsed.target {
             Target::Memory { name: None } => Store::Memory(Arc::new(MemoryStore::new())),
             Target::Memory { name: Some(n) } => Store::Memory(MemoryStore::named(&n)),
-            _ => Store::Redis(RedisStore::open(&parsed, options)?),
+            _ => Store::Redis(RedisStore::shared(&parsed, options)?),
         };
-        Ok(Self { keyring, namer, store, config })
+        Ok(Self {
+            keyring,
+            namer,
+            store: RwLock::new(Some(store)),
+            config,
+        })
     }
 
     pub fn config(&self) -> &VaultConfig {
@@ -91,8 +102,17 @@ impl Vault {
     pub fn keyring(&self) -> &Keyring {
         &self.keyring
     }
-    pub fn is_memory(&self) -> bool {
-        matches!(self.store, Store::Memory(_))
+    fn store(&self) -> Result<Store> {
+        self.store
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                CoreError::store(
+                    super::error::StoreErrorKind::Connection,
+                    "this vault is closed",
+                )
+            })
     }
 
     fn expiry(&self, ttl: TtlArg) -> Result<Expiry> {
@@ -138,9 +158,16 @@ impl Vault {
     }
 
     /// Open what the store returned; a value that fails to open is an error, never `None`.
-    fn open_found(&self, keys: &[Vec<u8>], values: Vec<Option<Vec<u8>>>) -> Result<Vec<Option<SecretBytes>>> {
+    fn open_found(
+        &self,
+        keys: &[Vec<u8>],
+        values: Vec<Option<Vec<u8>>>,
+    ) -> Result<Vec<Option<SecretBytes>>> {
         if values.len() != keys.len() {
-            return Err(CoreError::store(super::error::StoreErrorKind::Server, "Redis returned a short reply"));
+            return Err(CoreError::store(
+                super::error::StoreErrorKind::Server,
+                "Redis returned a short reply",
+            ));
         }
         keys.iter()
             .zip(values)
@@ -161,7 +188,7 @@ impl Vault {
         if sealed.is_empty() {
             return Ok(());
         }
-        self.store.set_many(&sealed, expiry)
+        self.store()?.set_many(&sealed, expiry)
     }
     pub async fn aput_many(&self, items: &[(&str, &[u8])], ttl: TtlArg) -> Result<()> {
         let expiry = self.expiry(ttl)?;
@@ -169,7 +196,7 @@ impl Vault {
         if sealed.is_empty() {
             return Ok(());
         }
-        self.store.aset_many(&sealed, expiry).await
+        self.store()?.aset_many(&sealed, expiry).await
     }
 
     pub fn get(&self, name: &str) -> Result<Option<SecretBytes>> {
@@ -185,7 +212,7 @@ impl Vault {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let values = self.store.get_many(&keys)?;
+        let values = self.store()?.get_many(&keys)?;
         self.open_found(&keys, values)
     }
     pub async fn aget_many(&self, names: &[&str]) -> Result<Vec<Option<SecretBytes>>> {
@@ -193,32 +220,37 @@ impl Vault {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let values = self.store.aget_many(&keys).await?;
+        let values = self.store()?.aget_many(&keys).await?;
         self.open_found(&keys, values)
     }
 
     pub fn delete(&self, name: &str) -> Result<bool> {
-        self.store.delete(&self.namer.key(name)?)
+        self.store()?.delete(&self.namer.key(name)?)
     }
     pub async fn adelete(&self, name: &str) -> Result<bool> {
-        self.store.adelete(&self.namer.key(name)?).await
+        self.store()?.adelete(&self.namer.key(name)?).await
     }
     pub fn exists(&self, name: &str) -> Result<bool> {
-        self.store.exists(&self.namer.key(name)?)
+        self.store()?.exists(&self.namer.key(name)?)
     }
     pub async fn aexists(&self, name: &str) -> Result<bool> {
-        self.store.aexists(&self.namer.key(name)?).await
+        self.store()?.aexists(&self.namer.key(name)?).await
     }
     pub fn ttl(&self, name: &str) -> Result<Ttl> {
-        self.store.ttl(&self.namer.key(name)?)
+        self.store()?.ttl(&self.namer.key(name)?)
     }
     pub async fn attl(&self, name: &str) -> Result<Ttl> {
-        self.store.attl(&self.namer.key(name)?).await
+        self.store()?.attl(&self.namer.key(name)?).await
     }
 
     /// Work out the writes for one batch of a rewrap: every value not yet under the primary key is
     /// opened and sealed again for the same slot.
-    fn plan_rewrap(&self, keys: Vec<Vec<u8>>, values: Vec<Option<Vec<u8>>>, stats: &mut RewrapStats) -> Vec<Swap> {
+    fn plan_rewrap(
+        &self,
+        keys: Vec<Vec<u8>>,
+        values: Vec<Option<Vec<u8>>>,
+        stats: &mut RewrapStats,
+    ) -> Vec<Swap> {
         let primary = self.keyring.primary_id();
         let mut swaps = Vec::new();
         for (key, value) in keys.into_iter().zip(values) {
@@ -228,7 +260,11 @@ impl Vault {
                 stats.current += 1;
                 continue;
             }
-            match self.keyring.open(&old, &key).and_then(|p| self.keyring.seal(p.expose(), &key)) {
+            match self
+                .keyring
+                .open(&old, &key)
+                .and_then(|p| self.keyring.seal(p.expose(), &key))
+            {
                 Ok(new) => swaps.push(Swap { key, old, new }),
                 Err(_) => stats.failed += 1,
             }
@@ -253,18 +289,27 @@ impl Vault {
         let batch = batch.clamp(1, 100_000);
         let mut stats = RewrapStats::default();
         let mut state = ScanState::default();
+        let store = self.store()?;
         while !state.is_done() {
-            let keys: Vec<Vec<u8>> =
-                self.store.scan(self.namer.namespace_prefix(), &mut state, batch)?.into_iter().filter(|k| self.namer.owns(k)).collect();
+            let keys: Vec<Vec<u8>> = store
+                .scan(self.namer.namespace_prefix(), &mut state, batch)?
+                .into_iter()
+                .filter(|k| self.namer.owns(k))
+                .collect();
             if keys.is_empty() {
                 continue;
             }
-            let values = self.store.get_many(&keys)?;
+            let values = store.get_many(&keys)?;
             let swaps = self.plan_rewrap(keys, values, &mut stats);
-            let swapped = if swaps.is_empty() { 0 } else { self.store.swap_many(&swaps)? };
+            let swapped = if swaps.is_empty() {
+                0
+            } else {
+                store.swap_many(&swaps)?
+            };
             Self::finish_batch(&mut stats, swaps.len(), swapped);
             progress(&stats)?;
         }
+        log_rewrap(&stats);
         Ok(stats)
     }
 
@@ -276,9 +321,9 @@ impl Vault {
         let batch = batch.clamp(1, 100_000);
         let mut stats = RewrapStats::default();
         let mut state = ScanState::default();
+        let store = self.store()?;
         while !state.is_done() {
-            let keys: Vec<Vec<u8>> = self
-                .store
+            let keys: Vec<Vec<u8>> = store
                 .ascan(self.namer.namespace_prefix(), &mut state, batch)
                 .await?
                 .into_iter()
@@ -287,17 +332,23 @@ impl Vault {
             if keys.is_empty() {
                 continue;
             }
-            let values = self.store.aget_many(&keys).await?;
+            let values = store.aget_many(&keys).await?;
             let swaps = self.plan_rewrap(keys, values, &mut stats);
-            let swapped = if swaps.is_empty() { 0 } else { self.store.aswap_many(&swaps).await? };
+            let swapped = if swaps.is_empty() {
+                0
+            } else {
+                store.aswap_many(&swaps).await?
+            };
             Self::finish_batch(&mut stats, swaps.len(), swapped);
             progress(&stats)?;
         }
+        log_rewrap(&stats);
         Ok(stats)
     }
 
+    /// Let go of the store; the shared client closes when its last Vault does.
     pub fn close(&self) {
-        self.store.close();
+        self.store.write().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     /// Largest envelope this vault writes: what a reader may expect at most.
@@ -306,9 +357,24 @@ impl Vault {
     }
 }
 
+fn log_rewrap(s: &RewrapStats) {
+    log::info!(
+        "rewrap finished: {} scanned, {} re-sealed, {} already current, {} changed by other writers",
+        s.scanned,
+        s.rewrapped,
+        s.current,
+        s.raced
+    );
+    if s.failed > 0 {
+        log::warn!("rewrap: {} value(s) could not be opened with any key in the keyring and were left as they are", s.failed);
+    }
+}
+
 fn check_ttl(d: Duration) -> Result<()> {
     if d.is_zero() {
-        return Err(CoreError::invalid("ttl must be positive (use None for no expiry)"));
+        return Err(CoreError::invalid(
+            "ttl must be positive (use None for no expiry)",
+        ));
     }
     if d.as_millis() < 1 {
         return Err(CoreError::invalid("ttl must be at least one millisecond"));
@@ -321,14 +387,30 @@ mod tests {
     use super::*;
 
     fn vault(ns: &str, ring: &Keyring) -> Vault {
-        Vault::open("memory://", &Options::default(), ring.clone(), VaultConfig { namespace: ns.into(), ..Default::default() })
-            .unwrap()
+        Vault::open(
+            "memory://",
+            &Options::default(),
+            ring.clone(),
+            VaultConfig {
+                namespace: ns.into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
     }
 
     fn shared(store: &str, ring: &Keyring) -> Vault {
         let url = format!("memory://{store}");
-        Vault::open(&url, &Options::default(), ring.clone(), VaultConfig { namespace: "t".into(), ..Default::default() })
-            .unwrap()
+        Vault::open(
+            &url,
+            &Options::default(),
+            ring.clone(),
+            VaultConfig {
+                namespace: "t".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
     }
 
     #[test]
@@ -348,25 +430,35 @@ mod tests {
         let r1 = Keyring::generate().unwrap();
         let v1 = shared("rewrap-test", &r1);
         for i in 0..25 {
-            v1.put(&format!("n{i}"), format!("v{i}").as_bytes(), TtlArg::Never).unwrap();
+            v1.put(&format!("n{i}"), format!("v{i}").as_bytes(), TtlArg::Never)
+                .unwrap();
         }
         // A redeploy with a rotated ring: the same shared store, a new Vault.
         let r2 = r1.rotated().unwrap();
         let v2 = shared("rewrap-test", &r2);
         let mut calls = 0;
-        let s = v2.rewrap(7, &mut |_| {
-            calls += 1;
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!((s.scanned, s.rewrapped, s.current, s.failed), (25, 25, 0, 0));
+        let s = v2
+            .rewrap(7, &mut |_| {
+                calls += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            (s.scanned, s.rewrapped, s.current, s.failed),
+            (25, 25, 0, 0)
+        );
         assert!(calls >= 4);
         let again = v2.rewrap(7, &mut |_| Ok(())).unwrap();
         assert_eq!((again.rewrapped, again.current), (0, 25));
-        let r3 = r2.without(&super::super::keyring::key_id_hex(&r1.primary_id())).unwrap();
+        let r3 = r2
+            .without(&super::super::keyring::key_id_hex(&r1.primary_id()))
+            .unwrap();
         let v3 = shared("rewrap-test", &r3);
         for i in 0..25 {
-            assert_eq!(v3.get(&format!("n{i}")).unwrap().unwrap().expose(), format!("v{i}").as_bytes());
+            assert_eq!(
+                v3.get(&format!("n{i}")).unwrap().unwrap().expose(),
+                format!("v{i}").as_bytes()
+            );
         }
     }
 }

@@ -52,7 +52,13 @@ impl LoopBridge {
         let (wake, watch) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;
         watch.set_nonblocking(true)?;
-        Ok(Self { inner: Arc::new(Inner { queue: Mutex::new(Vec::new()), wake, watch }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                queue: Mutex::new(Vec::new()),
+                wake,
+                watch,
+            }),
+        })
     }
 
     /// The descriptor the loop watches.
@@ -66,16 +72,21 @@ impl LoopBridge {
         // lands in the batch we take or writes a fresh byte that wakes us again.
         let mut buf = [0u8; 256];
         while matches!((&self.inner.watch).read(&mut buf), Ok(n) if n > 0) {}
-        let batch = std::mem::take(&mut *self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()));
+        let batch =
+            std::mem::take(&mut *self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()));
         for (future, convert) in batch {
             let future = future.bind(py);
             // A cancelled await leaves a done future: drop the result.
-            if future.call_method0(pyo3::intern!(py, "done"))?.is_truthy()? {
+            if future
+                .call_method0(pyo3::intern!(py, "done"))?
+                .is_truthy()?
+            {
                 continue;
             }
             match convert(py) {
                 Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,))?,
-                Err(err) => future.call_method1(pyo3::intern!(py, "set_exception"), (err.into_value(py),))?,
+                Err(err) => future
+                    .call_method1(pyo3::intern!(py, "set_exception"), (err.into_value(py),))?,
             };
         }
         Ok(())
@@ -93,7 +104,8 @@ where
     let prepare = PREPARE.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
         Ok(py.import("keyseal._aio")?.getattr("prepare")?.unbind())
     })?;
-    let (bridge, future): (Bound<'py, LoopBridge>, Bound<'py, PyAny>) = prepare.bind(py).call0()?.extract()?;
+    let (bridge, future): (Bound<'py, LoopBridge>, Bound<'py, PyAny>) =
+        prepare.bind(py).call0()?.extract()?;
     let inner = bridge.get().inner.clone();
     let handle = future.clone().unbind();
     runtime().spawn(async move {

@@ -25,22 +25,35 @@ pub fn secret_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<SecretBytes>
     if let Ok(s) = value.cast::<Secret>() {
         return Ok(s.get().inner().clone());
     }
-    Err(PyTypeError::new_err(format!("{what} must be str, bytes or keyseal.Secret, not {}", type_name(value))))
+    Err(PyTypeError::new_err(format!(
+        "{what} must be str, bytes or keyseal.Secret, not {}",
+        type_name(value)
+    )))
 }
 
 /// A `bytes` or `str` argument that is not secret (an envelope, a context).
-pub fn bytes_arg<'a>(value: &'a Bound<'_, PyAny>, what: &str) -> PyResult<std::borrow::Cow<'a, [u8]>> {
+pub fn bytes_arg<'a>(
+    value: &'a Bound<'_, PyAny>,
+    what: &str,
+) -> PyResult<std::borrow::Cow<'a, [u8]>> {
     if let Ok(b) = value.cast::<PyBytes>() {
         return Ok(std::borrow::Cow::Borrowed(b.as_bytes()));
     }
     if let Ok(s) = value.cast::<PyString>() {
         return Ok(std::borrow::Cow::Owned(s.to_str()?.as_bytes().to_vec()));
     }
-    Err(PyTypeError::new_err(format!("{what} must be bytes or str, not {}", type_name(value))))
+    Err(PyTypeError::new_err(format!(
+        "{what} must be bytes or str, not {}",
+        type_name(value)
+    )))
 }
 
 pub fn type_name(value: &Bound<'_, PyAny>) -> String {
-    value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+    value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// Seconds as int, float or `datetime.timedelta`.
@@ -48,16 +61,24 @@ pub fn duration_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> 
     let secs: f64 = if value.hasattr("total_seconds")? {
         value.call_method0("total_seconds")?.extract()?
     } else if value.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(PyTypeError::new_err(format!("{what} must be a number of seconds or a timedelta, not bool")));
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be a number of seconds or a timedelta, not bool"
+        )));
     } else {
         value.extract().map_err(|_| {
-            PyTypeError::new_err(format!("{what} must be a number of seconds or a timedelta, not {}", type_name(value)))
+            PyTypeError::new_err(format!(
+                "{what} must be a number of seconds or a timedelta, not {}",
+                type_name(value)
+            ))
         })?
     };
     if !secs.is_finite() || secs <= 0.0 {
-        return Err(PyValueError::new_err(format!("{what} must be a positive, finite number of seconds")));
+        return Err(PyValueError::new_err(format!(
+            "{what} must be a positive, finite number of seconds"
+        )));
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| PyValueError::new_err(format!("{what} is out of range")))
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| PyValueError::new_err(format!("{what} is out of range")))
 }
 
 pub fn opt_duration(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<Duration>> {
@@ -81,6 +102,9 @@ impl<'a, 'py> FromPyObject<'a, 'py> for TtlParam {
         if ob.is_none() {
             return Ok(TtlParam(TtlArg::Never));
         }
-        Ok(TtlParam(TtlArg::After(duration_arg(&ob.to_owned(), "ttl")?)))
+        Ok(TtlParam(TtlArg::After(duration_arg(
+            &ob.to_owned(),
+            "ttl",
+        )?)))
     }
 }

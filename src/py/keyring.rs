@@ -90,7 +90,12 @@ impl Keyring {
             .to_owned();
         let pass = zeroize::Zeroizing::new(pass);
         let salt = bytes_arg(salt, "salt")?.into_owned();
-        let params = PassphraseParams { memory_kib: memory_cost, time_cost, parallelism, allow_weak: allow_weak_parameters };
+        let params = PassphraseParams {
+            memory_kib: memory_cost,
+            time_cost,
+            parallelism,
+            allow_weak: allow_weak_parameters,
+        };
         let ring = py.detach(|| core_keyring::Keyring::from_passphrase(&pass, &salt, params))?;
         Ok(Self::wrap(ring))
     }
@@ -173,10 +178,16 @@ impl Keyring {
     }
 
     fn __repr__(&self) -> String {
-        format!("Keyring(primary_id='{}', keys={})", self.primary_id(), self.inner.key_ids().len())
+        format!(
+            "Keyring(primary_id='{}', keys={})",
+            self.primary_id(),
+            self.inner.key_ids().len()
+        )
     }
 
     fn __reduce__(&self) -> PyResult<()> {
-        Err(PyTypeError::new_err("keyseal.Keyring refuses to be pickled: use export() deliberately"))
+        Err(PyTypeError::new_err(
+            "keyseal.Keyring refuses to be pickled: use export() deliberately",
+        ))
     }
 }

@@ -32,13 +32,16 @@ impl Secret {
 impl Secret {
     #[new]
     fn py_new(value: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(Self { inner: secret_arg(value, "value")? })
+        Ok(Self {
+            inner: secret_arg(value, "value")?,
+        })
     }
 
     /// The secret as text. The returned `str` is an ordinary Python object: it cannot be wiped.
     fn reveal<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
-        let text = std::str::from_utf8(self.inner.expose())
-            .map_err(|_| PyValueError::new_err("this secret is not UTF-8 text: use reveal_bytes()"))?;
+        let text = std::str::from_utf8(self.inner.expose()).map_err(|_| {
+            PyValueError::new_err("this secret is not UTF-8 text: use reveal_bytes()")
+        })?;
         self.register();
         Ok(PyString::new(py, text))
     }
@@ -68,11 +71,18 @@ impl Secret {
         let Ok(theirs) = secret_arg(other, "other") else {
             return Ok(py.NotImplemented());
         };
-        Ok(pyo3::types::PyBool::new(py, self.inner.ct_eq(theirs.expose())).to_owned().into_any().unbind())
+        Ok(
+            pyo3::types::PyBool::new(py, self.inner.ct_eq(theirs.expose()))
+                .to_owned()
+                .into_any()
+                .unbind(),
+        )
     }
 
     fn __hash__(&self) -> PyResult<isize> {
-        Err(PyTypeError::new_err("keyseal.Secret is unhashable: a hash would leak information about the value"))
+        Err(PyTypeError::new_err(
+            "keyseal.Secret is unhashable: a hash would leak information about the value",
+        ))
     }
 
     fn __reduce__(&self) -> PyResult<()> {

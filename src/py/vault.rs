@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::IntoPyObjectExt;
 use pyo3::types::{PyDict, PyString};
+use pyo3::IntoPyObjectExt;
 
 use super::aio::spawn;
 use super::convert::{opt_duration, secret_arg, TtlParam};
@@ -42,12 +42,20 @@ impl RewrapProgress {
 
 impl From<&RewrapStats> for RewrapProgress {
     fn from(s: &RewrapStats) -> Self {
-        Self { scanned: s.scanned, rewrapped: s.rewrapped, current: s.current, raced: s.raced, failed: s.failed }
+        Self {
+            scanned: s.scanned,
+            rewrapped: s.rewrapped,
+            current: s.current,
+            raced: s.raced,
+            failed: s.failed,
+        }
     }
 }
 
 // Python signatures need literal defaults to show them; keep them equal to the core's constants.
-const _: () = assert!(core_vault::DEFAULT_MAX_VALUE_SIZE == 1048576 && core_vault::DEFAULT_REWRAP_BATCH == 1000);
+const _: () = assert!(
+    core_vault::DEFAULT_MAX_VALUE_SIZE == 1048576 && core_vault::DEFAULT_REWRAP_BATCH == 1000
+);
 
 #[pyclass(frozen, module = "keyseal._native", name = "Vault")]
 pub struct Vault {
@@ -57,7 +65,9 @@ pub struct Vault {
 
 fn names_arg(names: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     if names.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err("names must be an iterable of str, not a single str"));
+        return Err(PyTypeError::new_err(
+            "names must be an iterable of str, not a single str",
+        ));
     }
     names
         .try_iter()?
@@ -79,7 +89,11 @@ fn items_arg(mapping: &Bound<'_, PyAny>) -> PyResult<Vec<(String, SecretBytes)>>
         .try_iter()?
         .map(|pair| {
             let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
-            let name = k.cast::<PyString>().map_err(|_| PyTypeError::new_err("every name must be str"))?.to_str()?.to_owned();
+            let name = k
+                .cast::<PyString>()
+                .map_err(|_| PyTypeError::new_err("every name must be str"))?
+                .to_str()?
+                .to_owned();
             Ok((name, secret_arg(&v, "secret")?))
         })
         .collect()
@@ -93,7 +107,11 @@ fn ttl_seconds(t: Ttl) -> Option<f64> {
     }
 }
 
-fn secrets_dict(py: Python<'_>, names: &[String], found: Vec<Option<SecretBytes>>) -> PyResult<Py<PyDict>> {
+fn secrets_dict(
+    py: Python<'_>,
+    names: &[String],
+    found: Vec<Option<SecretBytes>>,
+) -> PyResult<Py<PyDict>> {
     let d = PyDict::new(py);
     for (name, value) in names.iter().zip(found) {
         if let Some(v) = value {
@@ -115,7 +133,9 @@ type Raised = Arc<std::sync::Mutex<Option<PyErr>>>;
 
 /// Call the Python progress callback (re-taking the GIL). An exception there stops the rewrap and
 /// is re-raised as it was, through the returned slot.
-fn progress_caller(callback: Option<Py<PyAny>>) -> (impl FnMut(&RewrapStats) -> CoreResult<()> + Send, Raised) {
+fn progress_caller(
+    callback: Option<Py<PyAny>>,
+) -> (impl FnMut(&RewrapStats) -> CoreResult<()> + Send, Raised) {
     let raised: Raised = Arc::default();
     let slot = raised.clone();
     let call = move |stats: &RewrapStats| {
@@ -204,7 +224,10 @@ impl Vault {
         };
         let inner = core_vault::Vault::open(url, &options, keyring, config)?;
         let shown = crate::core::store::url::display(url);
-        Ok(Self { inner: Arc::new(inner), shown })
+        Ok(Self {
+            inner: Arc::new(inner),
+            shown,
+        })
     }
 
     #[getter]
@@ -223,34 +246,61 @@ impl Vault {
     }
 
     #[pyo3(signature = (name, secret, *, ttl = TtlParam::DEFAULT))]
-    fn put(&self, py: Python<'_>, name: &str, secret: &Bound<'_, PyAny>, ttl: TtlParam) -> PyResult<()> {
+    fn put(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        secret: &Bound<'_, PyAny>,
+        ttl: TtlParam,
+    ) -> PyResult<()> {
         let secret = secret_arg(secret, "secret")?;
         Ok(py.detach(|| self.inner.put(name, secret.expose(), ttl.0))?)
     }
 
     #[pyo3(signature = (name, secret, *, ttl = TtlParam::DEFAULT))]
-    fn aput<'py>(&self, py: Python<'py>, name: String, secret: &Bound<'py, PyAny>, ttl: TtlParam) -> PyResult<Bound<'py, PyAny>> {
+    fn aput<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        secret: &Bound<'py, PyAny>,
+        ttl: TtlParam,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let secret = secret_arg(secret, "secret")?;
         let v = self.inner.clone();
-        spawn(py, async move { v.aput(&name, secret.expose(), ttl.0).await }, resolved)
+        spawn(
+            py,
+            async move { v.aput(&name, secret.expose(), ttl.0).await },
+            resolved,
+        )
     }
 
     #[pyo3(signature = (mapping, *, ttl = TtlParam::DEFAULT))]
     fn put_many(&self, py: Python<'_>, mapping: &Bound<'_, PyAny>, ttl: TtlParam) -> PyResult<()> {
         let items = items_arg(mapping)?;
         py.detach(|| {
-            let refs: Vec<(&str, &[u8])> = items.iter().map(|(n, s)| (n.as_str(), s.expose())).collect();
+            let refs: Vec<(&str, &[u8])> = items
+                .iter()
+                .map(|(n, s)| (n.as_str(), s.expose()))
+                .collect();
             self.inner.put_many(&refs, ttl.0)
         })?;
         Ok(())
     }
 
     #[pyo3(signature = (mapping, *, ttl = TtlParam::DEFAULT))]
-    fn aput_many<'py>(&self, py: Python<'py>, mapping: &Bound<'py, PyAny>, ttl: TtlParam) -> PyResult<Bound<'py, PyAny>> {
+    fn aput_many<'py>(
+        &self,
+        py: Python<'py>,
+        mapping: &Bound<'py, PyAny>,
+        ttl: TtlParam,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let items = items_arg(mapping)?;
         let v = self.inner.clone();
         let work = async move {
-            let refs: Vec<(&str, &[u8])> = items.iter().map(|(n, s)| (n.as_str(), s.expose())).collect();
+            let refs: Vec<(&str, &[u8])> = items
+                .iter()
+                .map(|(n, s)| (n.as_str(), s.expose()))
+                .collect();
             v.aput_many(&refs, ttl.0).await
         };
         spawn(py, work, resolved)
@@ -262,7 +312,9 @@ impl Vault {
 
     fn aget<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let v = self.inner.clone();
-        spawn(py, async move { v.aget(&name).await }, |py, r| resolved(py, r.map(|s| s.map(Secret::new))))
+        spawn(py, async move { v.aget(&name).await }, |py, r| {
+            resolved(py, r.map(|s| s.map(Secret::new)))
+        })
     }
 
     /// A dict of the names found; missing names are left out, as Django's `get_many` does.
@@ -275,7 +327,11 @@ impl Vault {
         secrets_dict(py, &names, found)
     }
 
-    fn aget_many<'py>(&self, py: Python<'py>, names: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn aget_many<'py>(
+        &self,
+        py: Python<'py>,
+        names: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let names = names_arg(names)?;
         let v = self.inner.clone();
         let work = async move {
@@ -283,7 +339,9 @@ impl Vault {
             let found = v.aget_many(&refs).await;
             (names, found)
         };
-        spawn(py, work, |py, (names, found)| Ok(secrets_dict(py, &names, found?)?.into_any()))
+        spawn(py, work, |py, (names, found)| {
+            Ok(secrets_dict(py, &names, found?)?.into_any())
+        })
     }
 
     fn delete(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
@@ -311,23 +369,37 @@ impl Vault {
 
     fn attl<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let v = self.inner.clone();
-        spawn(py, async move { v.attl(&name).await }, |py, r| resolved(py, r.map(ttl_seconds)))
+        spawn(py, async move { v.attl(&name).await }, |py, r| {
+            resolved(py, r.map(ttl_seconds))
+        })
     }
 
     /// Re-seal every value of this namespace under the keyring's primary key; returns how many.
     #[pyo3(signature = (*, batch_size = 1000, progress = None))]
-    fn rewrap(&self, py: Python<'_>, batch_size: usize, progress: Option<Py<PyAny>>) -> PyResult<u64> {
+    fn rewrap(
+        &self,
+        py: Python<'_>,
+        batch_size: usize,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<u64> {
         let (mut report, raised) = progress_caller(progress);
         let result = py.detach(|| self.inner.rewrap(batch_size, &mut report));
         rewrap_result(result, &raised)
     }
 
     #[pyo3(signature = (*, batch_size = 1000, progress = None))]
-    fn arewrap<'py>(&self, py: Python<'py>, batch_size: usize, progress: Option<Py<PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    fn arewrap<'py>(
+        &self,
+        py: Python<'py>,
+        batch_size: usize,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let v = self.inner.clone();
         let (mut report, raised) = progress_caller(progress);
         let work = async move { v.arewrap(batch_size, &mut report).await };
-        spawn(py, work, move |py, result| rewrap_result(result, &raised)?.into_py_any(py))
+        spawn(py, work, move |py, result| {
+            rewrap_result(result, &raised)?.into_py_any(py)
+        })
     }
 
     /// Close the store's connections. Further calls raise `StoreConnectionError`.
@@ -356,10 +428,16 @@ impl Vault {
     }
 
     fn __repr__(&self) -> String {
-        format!("Vault('{}', namespace='{}')", self.shown, self.inner.config().namespace)
+        format!(
+            "Vault('{}', namespace='{}')",
+            self.shown,
+            self.inner.config().namespace
+        )
     }
 
     fn __reduce__(&self) -> PyResult<()> {
-        Err(PyTypeError::new_err("keyseal.Vault cannot be pickled: open one per process"))
+        Err(PyTypeError::new_err(
+            "keyseal.Vault cannot be pickled: open one per process",
+        ))
     }
 }

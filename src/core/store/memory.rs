@@ -38,7 +38,11 @@ impl MemoryStore {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn live<'a>(map: &'a mut BTreeMap<Vec<u8>, Entry>, key: &[u8], now: Instant) -> Option<&'a mut Entry> {
+    fn live<'a>(
+        map: &'a mut BTreeMap<Vec<u8>, Entry>,
+        key: &[u8],
+        now: Instant,
+    ) -> Option<&'a mut Entry> {
         if map.get(key).is_some_and(|e| !e.live(now)) {
             map.remove(key);
         }
@@ -53,7 +57,13 @@ impl MemoryStore {
         };
         let mut map = self.lock();
         for (k, v) in items {
-            map.insert(k.clone(), Entry { value: v.clone(), expires });
+            map.insert(
+                k.clone(),
+                Entry {
+                    value: v.clone(),
+                    expires,
+                },
+            );
         }
         Ok(())
     }
@@ -61,7 +71,10 @@ impl MemoryStore {
     pub fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
         let now = Instant::now();
         let mut map = self.lock();
-        Ok(keys.iter().map(|k| Self::live(&mut map, k, now).map(|e| e.value.clone())).collect())
+        Ok(keys
+            .iter()
+            .map(|k| Self::live(&mut map, k, now).map(|e| e.value.clone()))
+            .collect())
     }
 
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
@@ -78,7 +91,9 @@ impl MemoryStore {
         Ok(match Self::live(&mut self.lock(), key, now) {
             None => Ttl::Missing,
             Some(Entry { expires: None, .. }) => Ttl::Forever,
-            Some(Entry { expires: Some(t), .. }) => Ttl::Remaining(t.saturating_duration_since(now)),
+            Some(Entry {
+                expires: Some(t), ..
+            }) => Ttl::Remaining(t.saturating_duration_since(now)),
         })
     }
 
@@ -132,8 +147,14 @@ impl MemoryStore {
 
     /// The process-wide store called `name`, created on first use.
     pub fn named(name: &str) -> Arc<MemoryStore> {
-        static NAMED: LazyLock<Mutex<HashMap<String, Arc<MemoryStore>>>> = LazyLock::new(Default::default);
-        NAMED.lock().unwrap_or_else(|e| e.into_inner()).entry(name.to_owned()).or_default().clone()
+        static NAMED: LazyLock<Mutex<HashMap<String, Arc<MemoryStore>>>> =
+            LazyLock::new(Default::default);
+        NAMED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
     }
 }
 
@@ -145,9 +166,21 @@ mod tests {
     #[test]
     fn expiry_scan_and_swap() {
         let m = MemoryStore::new();
-        m.set_many(&[(b"p:a".to_vec(), b"1".to_vec()), (b"p:b".to_vec(), b"2".to_vec())], Expiry::Never).unwrap();
-        m.set_many(&[(b"q:c".to_vec(), b"3".to_vec())], Expiry::Never).unwrap();
-        m.set_many(&[(b"p:gone".to_vec(), b"x".to_vec())], Expiry::After(Duration::from_millis(1))).unwrap();
+        m.set_many(
+            &[
+                (b"p:a".to_vec(), b"1".to_vec()),
+                (b"p:b".to_vec(), b"2".to_vec()),
+            ],
+            Expiry::Never,
+        )
+        .unwrap();
+        m.set_many(&[(b"q:c".to_vec(), b"3".to_vec())], Expiry::Never)
+            .unwrap();
+        m.set_many(
+            &[(b"p:gone".to_vec(), b"x".to_vec())],
+            Expiry::After(Duration::from_millis(1)),
+        )
+        .unwrap();
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(m.ttl(b"p:gone").unwrap(), Ttl::Missing);
         assert_eq!(m.ttl(b"p:a").unwrap(), Ttl::Forever);
@@ -159,11 +192,22 @@ mod tests {
         assert_eq!(seen, vec![b"p:a".to_vec(), b"p:b".to_vec()]);
         let n = m
             .swap_many(&[
-                Swap { key: b"p:a".to_vec(), old: b"1".to_vec(), new: b"10".to_vec() },
-                Swap { key: b"p:b".to_vec(), old: b"stale".to_vec(), new: b"20".to_vec() },
+                Swap {
+                    key: b"p:a".to_vec(),
+                    old: b"1".to_vec(),
+                    new: b"10".to_vec(),
+                },
+                Swap {
+                    key: b"p:b".to_vec(),
+                    old: b"stale".to_vec(),
+                    new: b"20".to_vec(),
+                },
             ])
             .unwrap();
         assert_eq!(n, 1);
-        assert_eq!(m.get_many(&[b"p:a".to_vec(), b"p:b".to_vec()]).unwrap(), vec![Some(b"10".to_vec()), Some(b"2".to_vec())]);
+        assert_eq!(
+            m.get_many(&[b"p:a".to_vec(), b"p:b".to_vec()]).unwrap(),
+            vec![Some(b"10".to_vec()), Some(b"2".to_vec())]
+        );
     }
 }

@@ -53,9 +53,12 @@ pub struct Swap {
     pub new: Vec<u8>,
 }
 
+/// A handle on a store; cheap to clone. Redis clients are shared by every Vault in the process
+/// that connects with the same settings (see [`RedisStore::shared`]).
+#[derive(Clone)]
 pub enum Store {
     Memory(std::sync::Arc<MemoryStore>),
-    Redis(RedisStore),
+    Redis(std::sync::Arc<RedisStore>),
 }
 
 macro_rules! both {
@@ -90,9 +93,6 @@ impl Store {
     pub fn swap_many(&self, swaps: &[Swap]) -> Result<usize> {
         both!(self, s => s.swap_many(swaps))
     }
-    pub fn close(&self) {
-        both!(self, s => s.close())
-    }
 
     pub async fn aset_many(&self, items: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Result<()> {
         match self {
@@ -124,7 +124,12 @@ impl Store {
             Store::Redis(s) => s.attl(key).await,
         }
     }
-    pub async fn ascan(&self, prefix: &[u8], state: &mut ScanState, count: usize) -> Result<Vec<Vec<u8>>> {
+    pub async fn ascan(
+        &self,
+        prefix: &[u8],
+        state: &mut ScanState,
+        count: usize,
+    ) -> Result<Vec<Vec<u8>>> {
         match self {
             Store::Memory(s) => s.scan(prefix, state, count),
             Store::Redis(s) => s.ascan(prefix, state, count).await,

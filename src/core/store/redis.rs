@@ -6,8 +6,8 @@
 //! cluster client for both (blocking calls wait on the runtime): cluster pipelines cannot span slots,
 //! so multi-key work is fanned out as concurrent single-key commands.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
@@ -16,8 +16,9 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{
-    Client, ClientTlsConfig, Cmd, Connection, ConnectionAddr, ConnectionInfo, ErrorKind, FromRedisValue,
-    IntoConnectionInfo, Pipeline, RedisConnectionInfo, RedisError, TlsCertificates, Value,
+    Client, ClientTlsConfig, Cmd, Connection, ConnectionAddr, ConnectionInfo, ErrorKind,
+    FromRedisValue, IntoConnectionInfo, Pipeline, RedisConnectionInfo, RedisError, TlsCertificates,
+    Value,
 };
 use tokio::sync::OnceCell;
 
@@ -52,18 +53,22 @@ pub struct RedisStore {
     connect_timeout: Duration,
     socket_timeout: Duration,
     max_idle: usize,
-    closed: AtomicBool,
     /// Scrubbed out of any error text, in case a server or library ever echoes it.
     password: Option<zeroize::Zeroizing<String>>,
     where_: String,
 }
 
 fn read_pem(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| CoreError::config(format!("cannot read {what} {}: {e}", path.display())))
+    std::fs::read(path)
+        .map_err(|e| CoreError::config(format!("cannot read {what} {}: {e}", path.display())))
 }
 
 fn tls_certificates(opts: &Options) -> Result<TlsCertificates> {
-    let root_cert = opts.ssl_ca_certs.as_deref().map(|p| read_pem(p, "ssl_ca_certs")).transpose()?;
+    let root_cert = opts
+        .ssl_ca_certs
+        .as_deref()
+        .map(|p| read_pem(p, "ssl_ca_certs"))
+        .transpose()?;
     let client_tls = match (&opts.ssl_certfile, &opts.ssl_keyfile) {
         (Some(c), Some(k)) => Some(ClientTlsConfig {
             client_cert: read_pem(c, "ssl_certfile")?,
@@ -71,7 +76,10 @@ fn tls_certificates(opts: &Options) -> Result<TlsCertificates> {
         }),
         _ => None,
     };
-    Ok(TlsCertificates { client_tls, root_cert })
+    Ok(TlsCertificates {
+        client_tls,
+        root_cert,
+    })
 }
 
 fn redis_settings(url: &StoreUrl, opts: &Options) -> RedisConnectionInfo {
@@ -92,15 +100,24 @@ impl RedisStore {
         let settings = redis_settings(url, opts);
         let addr = |host: &str, port: u16| {
             if url.tls {
-                ConnectionAddr::TcpTls { host: host.to_owned(), port, insecure, tls_params: None }
+                ConnectionAddr::TcpTls {
+                    host: host.to_owned(),
+                    port,
+                    insecure,
+                    tls_params: None,
+                }
             } else {
                 ConnectionAddr::Tcp(host.to_owned(), port)
             }
         };
         let info = |a: ConnectionAddr| -> Result<ConnectionInfo> {
-            Ok(a.into_connection_info().map_err(|e| config_err(&e))?.set_redis_settings(settings.clone()))
+            Ok(a.into_connection_info()
+                .map_err(|e| config_err(&e))?
+                .set_redis_settings(settings.clone()))
         };
-        let connect_timeout = opts.socket_connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let connect_timeout = opts
+            .socket_connect_timeout
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let socket_timeout = opts.socket_timeout.unwrap_or(DEFAULT_SOCKET_TIMEOUT);
         let (backend, where_) = match &url.target {
             Target::Tcp { host, port } => {
@@ -114,11 +131,15 @@ impl RedisStore {
                 (single(client), format!("{host}:{port}"))
             }
             Target::Unix { path } => {
-                let client = Client::open(info(ConnectionAddr::Unix(path.clone()))?).map_err(|e| config_err(&e))?;
+                let client = Client::open(info(ConnectionAddr::Unix(path.clone()))?)
+                    .map_err(|e| config_err(&e))?;
                 (single(client), path.display().to_string())
             }
             Target::Cluster { nodes } => {
-                let infos = nodes.iter().map(|(h, p)| info(addr(h, *p))).collect::<Result<Vec<_>>>()?;
+                let infos = nodes
+                    .iter()
+                    .map(|(h, p)| info(addr(h, *p)))
+                    .collect::<Result<Vec<_>>>()?;
                 let mut b = ClusterClientBuilder::new(infos)
                     .connection_timeout(connect_timeout)
                     .response_timeout(socket_timeout)
@@ -128,7 +149,13 @@ impl RedisStore {
                 }
                 let client = b.build().map_err(|e| config_err(&e))?;
                 let seeds: Vec<String> = nodes.iter().map(|(h, p)| format!("{h}:{p}")).collect();
-                (Backend::Cluster { client, conn: OnceCell::new() }, format!("cluster {}", seeds.join(",")))
+                (
+                    Backend::Cluster {
+                        client,
+                        conn: OnceCell::new(),
+                    },
+                    format!("cluster {}", seeds.join(",")),
+                )
             }
             Target::Memory { .. } => unreachable!("memory:// never reaches the Redis store"),
         };
@@ -137,7 +164,6 @@ impl RedisStore {
             connect_timeout,
             socket_timeout,
             max_idle: opts.max_idle_connections.unwrap_or(DEFAULT_MAX_IDLE),
-            closed: AtomicBool::new(false),
             password,
             where_,
         })
@@ -158,19 +184,34 @@ impl RedisStore {
         CoreError::store(kind, format!("{what} ({}): {text}", self.where_))
     }
 
-    fn check_open(&self) -> Result<()> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(CoreError::store(StoreErrorKind::Connection, "the vault is closed"));
+    /// The client for these settings, shared with every other Vault in the process that uses the
+    /// same ones (Django, for one, builds a cache object per thread). It closes when the last Vault
+    /// using it closes or is dropped.
+    pub fn shared(url: &StoreUrl, opts: &Options) -> Result<Arc<Self>> {
+        static CLIENTS: LazyLock<Mutex<HashMap<Vec<u8>, Weak<RedisStore>>>> =
+            LazyLock::new(Default::default);
+        let key = registry_key(url, opts);
+        let mut clients = CLIENTS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(store) = clients.get(&key).and_then(Weak::upgrade) {
+            return Ok(store);
         }
-        Ok(())
+        clients.retain(|_, w| w.strong_count() > 0);
+        let store = Arc::new(Self::open(url, opts)?);
+        clients.insert(key, Arc::downgrade(&store));
+        Ok(store)
     }
 
     // ---- blocking path -------------------------------------------------------------------------
 
     fn connect(&self, client: &Client) -> Result<Connection> {
-        let conn = client.get_connection_with_timeout(self.connect_timeout).map_err(|e| self.err(&e))?;
-        conn.set_read_timeout(Some(self.socket_timeout)).map_err(|e| self.err(&e))?;
-        conn.set_write_timeout(Some(self.socket_timeout)).map_err(|e| self.err(&e))?;
+        let conn = client
+            .get_connection_with_timeout(self.connect_timeout)
+            .map_err(|e| self.err(&e))?;
+        log::debug!("opened a Redis connection to {}", self.where_);
+        conn.set_read_timeout(Some(self.socket_timeout))
+            .map_err(|e| self.err(&e))?;
+        conn.set_write_timeout(Some(self.socket_timeout))
+            .map_err(|e| self.err(&e))?;
         Ok(conn)
     }
 
@@ -178,7 +219,6 @@ impl RedisStore {
     /// (a server restart, an idle timeout): on an I/O failure we drop the idle pool and try once
     /// more on a fresh connection. Every command we send is safe to repeat.
     fn run<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T> {
-        self.check_open()?;
         let (client, idle) = match &self.backend {
             Backend::Single { client, idle, .. } => (client, idle),
             Backend::Cluster { .. } => return runtime().block_on(self.arun(pipe)),
@@ -192,6 +232,11 @@ impl RedisStore {
         let result = pipe.query::<T>(&mut conn);
         let result = match result {
             Err(e) if reused && is_broken(&e) => {
+                log::info!(
+                    "a pooled Redis connection to {} broke ({}); retrying on a fresh one",
+                    self.where_,
+                    e.category()
+                );
                 idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
                 conn = self.connect(client)?;
                 pipe.query::<T>(&mut conn)
@@ -214,7 +259,7 @@ impl RedisStore {
 
     fn release(&self, idle: &Mutex<Vec<Connection>>, conn: Connection) {
         let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < self.max_idle && !self.closed.load(Ordering::Acquire) {
+        if idle.len() < self.max_idle {
             idle.push(conn);
         }
     }
@@ -222,7 +267,12 @@ impl RedisStore {
     // ---- async path ----------------------------------------------------------------------------
 
     async fn manager(&self) -> Result<ConnectionManager> {
-        let Backend::Single { client, manager, .. } = &self.backend else { unreachable!() };
+        let Backend::Single {
+            client, manager, ..
+        } = &self.backend
+        else {
+            unreachable!()
+        };
         let m = manager
             .get_or_try_init(|| async {
                 let config = ConnectionManagerConfig::new()
@@ -238,19 +288,25 @@ impl RedisStore {
     }
 
     async fn cluster(&self) -> Result<ClusterConnection> {
-        let Backend::Cluster { client, conn } = &self.backend else { unreachable!() };
-        let c = conn.get_or_try_init(|| client.get_async_connection()).await.map_err(|e| self.err(&e))?;
+        let Backend::Cluster { client, conn } = &self.backend else {
+            unreachable!()
+        };
+        let c = conn
+            .get_or_try_init(|| client.get_async_connection())
+            .await
+            .map_err(|e| self.err(&e))?;
         Ok(c.clone())
     }
 
     /// Run a pipeline. On a cluster the pipeline's commands may live on different nodes, so each
     /// runs as its own request, all at once; results come back in order like a pipeline's.
     async fn arun<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T> {
-        self.check_open()?;
         match &self.backend {
             Backend::Single { .. } => {
                 let mut m = self.manager().await?;
-                pipe.query_async::<T>(&mut m).await.map_err(|e| self.err(&e))
+                pipe.query_async::<T>(&mut m)
+                    .await
+                    .map_err(|e| self.err(&e))
             }
             Backend::Cluster { .. } => {
                 let conn = self.cluster().await?;
@@ -260,7 +316,8 @@ impl RedisStore {
                 }))
                 .await
                 .map_err(|e| self.err(&e))?;
-                T::from_redis_value(Value::Array(values)).map_err(|e| self.err(&RedisError::from(e)))
+                T::from_redis_value(Value::Array(values))
+                    .map_err(|e| self.err(&RedisError::from(e)))
             }
         }
     }
@@ -282,7 +339,9 @@ impl RedisStore {
     }
     pub async fn aget_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
         match &self.backend {
-            Backend::Single { .. } => Ok(self.arun::<(Vec<Option<Vec<u8>>>,)>(&mget(keys)).await?.0),
+            Backend::Single { .. } => {
+                Ok(self.arun::<(Vec<Option<Vec<u8>>>,)>(&mget(keys)).await?.0)
+            }
             Backend::Cluster { .. } => self.arun(&get_pipe(keys)).await,
         }
     }
@@ -291,39 +350,57 @@ impl RedisStore {
         Ok(self.run::<(i64,)>(&one(redis::cmd("UNLINK").arg(key)))?.0 > 0)
     }
     pub async fn adelete(&self, key: &[u8]) -> Result<bool> {
-        Ok(self.arun::<(i64,)>(&one(redis::cmd("UNLINK").arg(key))).await?.0 > 0)
+        Ok(self
+            .arun::<(i64,)>(&one(redis::cmd("UNLINK").arg(key)))
+            .await?
+            .0
+            > 0)
     }
 
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
         Ok(self.run::<(i64,)>(&one(redis::cmd("EXISTS").arg(key)))?.0 > 0)
     }
     pub async fn aexists(&self, key: &[u8]) -> Result<bool> {
-        Ok(self.arun::<(i64,)>(&one(redis::cmd("EXISTS").arg(key))).await?.0 > 0)
+        Ok(self
+            .arun::<(i64,)>(&one(redis::cmd("EXISTS").arg(key)))
+            .await?
+            .0
+            > 0)
     }
 
     pub fn ttl(&self, key: &[u8]) -> Result<Ttl> {
-        Ok(pttl(self.run::<(i64,)>(&one(redis::cmd("PTTL").arg(key)))?.0))
+        Ok(pttl(
+            self.run::<(i64,)>(&one(redis::cmd("PTTL").arg(key)))?.0,
+        ))
     }
     pub async fn attl(&self, key: &[u8]) -> Result<Ttl> {
-        Ok(pttl(self.arun::<(i64,)>(&one(redis::cmd("PTTL").arg(key))).await?.0))
+        Ok(pttl(
+            self.arun::<(i64,)>(&one(redis::cmd("PTTL").arg(key)))
+                .await?
+                .0,
+        ))
     }
 
     pub fn swap_many(&self, swaps: &[Swap]) -> Result<usize> {
-        Ok(self.run::<Vec<i64>>(&swap_pipe(swaps))?.into_iter().sum::<i64>() as usize)
+        Ok(self
+            .run::<Vec<i64>>(&swap_pipe(swaps))?
+            .into_iter()
+            .sum::<i64>() as usize)
     }
     pub async fn aswap_many(&self, swaps: &[Swap]) -> Result<usize> {
-        Ok(self.arun::<Vec<i64>>(&swap_pipe(swaps)).await?.into_iter().sum::<i64>() as usize)
+        Ok(self
+            .arun::<Vec<i64>>(&swap_pipe(swaps))
+            .await?
+            .into_iter()
+            .sum::<i64>() as usize)
     }
 
     pub fn scan(&self, prefix: &[u8], state: &mut ScanState, count: usize) -> Result<Vec<Vec<u8>>> {
         match &self.backend {
             Backend::Single { .. } => {
-                let (cursor, keys): (u64, Vec<Vec<u8>>) = self.run::<((u64, Vec<Vec<u8>>),)>(&one(&scan_cmd(
-                    state.cursor,
-                    prefix,
-                    count,
-                )))?
-                .0;
+                let (cursor, keys): (u64, Vec<Vec<u8>>) = self
+                    .run::<((u64, Vec<Vec<u8>>),)>(&one(&scan_cmd(state.cursor, prefix, count)))?
+                    .0;
                 advance(state, cursor);
                 Ok(keys)
             }
@@ -332,13 +409,19 @@ impl RedisStore {
     }
 
     /// SCAN one page. A cluster is walked node by node: each master's own SCAN cursor, in turn.
-    pub async fn ascan(&self, prefix: &[u8], state: &mut ScanState, count: usize) -> Result<Vec<Vec<u8>>> {
-        self.check_open()?;
+    pub async fn ascan(
+        &self,
+        prefix: &[u8],
+        state: &mut ScanState,
+        count: usize,
+    ) -> Result<Vec<Vec<u8>>> {
         match &self.backend {
             Backend::Single { .. } => {
                 let mut m = self.manager().await?;
-                let (cursor, keys): (u64, Vec<Vec<u8>>) =
-                    scan_cmd(state.cursor, prefix, count).query_async(&mut m).await.map_err(|e| self.err(&e))?;
+                let (cursor, keys): (u64, Vec<Vec<u8>>) = scan_cmd(state.cursor, prefix, count)
+                    .query_async(&mut m)
+                    .await
+                    .map_err(|e| self.err(&e))?;
                 advance(state, cursor);
                 Ok(keys)
             }
@@ -349,12 +432,14 @@ impl RedisStore {
                     state.done = true;
                     return Ok(Vec::new());
                 };
-                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
+                let route =
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
                 let v = conn
                     .route_command(scan_cmd(state.cursor, prefix, count), route)
                     .await
                     .map_err(|e| self.err(&e))?;
-                let (cursor, keys): (u64, Vec<Vec<u8>>) = FromRedisValue::from_redis_value(v).map_err(|e| self.err(&RedisError::from(e)))?;
+                let (cursor, keys): (u64, Vec<Vec<u8>>) = FromRedisValue::from_redis_value(v)
+                    .map_err(|e| self.err(&RedisError::from(e)))?;
                 state.started = true;
                 state.cursor = cursor;
                 if cursor == 0 {
@@ -368,14 +453,22 @@ impl RedisStore {
 
     /// The masters of the cluster, sorted so a walk visits them in a stable order.
     async fn masters(&self, conn: &mut ClusterConnection) -> Result<Vec<(String, u16)>> {
-        let slots: Value = redis::cmd("CLUSTER").arg("SLOTS").query_async(conn).await.map_err(|e| self.err(&e))?;
+        let slots: Value = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query_async(conn)
+            .await
+            .map_err(|e| self.err(&e))?;
         let mut out = Vec::new();
         if let Value::Array(ranges) = slots {
             for r in ranges {
                 if let Value::Array(parts) = r {
                     if let Some(Value::Array(node)) = parts.get(2) {
-                        let host: Option<String> = node.first().and_then(|v| FromRedisValue::from_redis_value(v.clone()).ok());
-                        let port: Option<i64> = node.get(1).and_then(|v| FromRedisValue::from_redis_value(v.clone()).ok());
+                        let host: Option<String> = node
+                            .first()
+                            .and_then(|v| FromRedisValue::from_redis_value(v.clone()).ok());
+                        let port: Option<i64> = node
+                            .get(1)
+                            .and_then(|v| FromRedisValue::from_redis_value(v.clone()).ok());
                         if let (Some(h), Some(p)) = (host, port) {
                             out.push((h, p as u16));
                         }
@@ -386,21 +479,49 @@ impl RedisStore {
         out.sort();
         out.dedup();
         if out.is_empty() {
-            return Err(CoreError::store(StoreErrorKind::Server, "CLUSTER SLOTS returned no masters"));
+            return Err(CoreError::store(
+                StoreErrorKind::Server,
+                "CLUSTER SLOTS returned no masters",
+            ));
         }
         Ok(out)
     }
+}
 
-    pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        if let Backend::Single { idle, .. } = &self.backend {
-            idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        }
-    }
+/// Everything that makes two clients different, the password only as a digest.
+fn registry_key(url: &StoreUrl, opts: &Options) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let password = opts
+        .password
+        .as_ref()
+        .or(url.password.as_ref())
+        .map(|p| Sha256::digest(p.as_bytes()).to_vec());
+    format!(
+        "{:?}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        url.target,
+        url.tls,
+        url.db,
+        opts.username.as_ref().or(url.username.as_ref()),
+        password,
+        opts.ssl_ca_certs,
+        opts.ssl_certfile,
+        opts.ssl_keyfile,
+        opts.ssl_check_hostname,
+        opts.ssl_cert_reqs,
+        opts.socket_timeout,
+        opts.socket_connect_timeout,
+        opts.max_idle_connections,
+        opts.allow_plaintext,
+    )
+    .into_bytes()
 }
 
 fn single(client: Client) -> Backend {
-    Backend::Single { client, idle: Mutex::new(Vec::new()), manager: OnceCell::new() }
+    Backend::Single {
+        client,
+        idle: Mutex::new(Vec::new()),
+        manager: OnceCell::new(),
+    }
 }
 
 fn one(cmd: &Cmd) -> Pipeline {
@@ -439,7 +560,15 @@ fn get_pipe(keys: &[Vec<u8>]) -> Pipeline {
 fn swap_pipe(swaps: &[Swap]) -> Pipeline {
     let mut p = redis::pipe();
     for s in swaps {
-        p.add_command(redis::cmd("EVAL").arg(SWAP_SCRIPT).arg(1).arg(&s.key).arg(&s.old).arg(&s.new).clone());
+        p.add_command(
+            redis::cmd("EVAL")
+                .arg(SWAP_SCRIPT)
+                .arg(1)
+                .arg(&s.key)
+                .arg(&s.old)
+                .arg(&s.new)
+                .clone(),
+        );
     }
     p
 }
@@ -447,7 +576,15 @@ fn swap_pipe(swaps: &[Swap]) -> Pipeline {
 fn scan_cmd(cursor: u64, prefix: &[u8], count: usize) -> Cmd {
     let mut pattern = prefix.to_vec();
     pattern.push(b'*');
-    redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(count.max(1)).arg("TYPE").arg("string").clone()
+    redis::cmd("SCAN")
+        .arg(cursor)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(count.max(1))
+        .arg("TYPE")
+        .arg("string")
+        .clone()
 }
 
 fn advance(state: &mut ScanState, cursor: u64) {
@@ -489,5 +626,8 @@ fn classify(e: &RedisError) -> StoreErrorKind {
 }
 
 fn config_err(e: &RedisError) -> CoreError {
-    CoreError::config(format!("invalid Redis connection settings: {}", e.category()))
+    CoreError::config(format!(
+        "invalid Redis connection settings: {}",
+        e.category()
+    ))
 }

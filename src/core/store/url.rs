@@ -13,10 +13,19 @@ use crate::core::error::{CoreError, Result};
 pub enum Target {
     /// `memory://` is private to one Vault; `memory://NAME` is shared by every Vault in the
     /// process that names it (as a Redis database would be).
-    Memory { name: Option<String> },
-    Tcp { host: String, port: u16 },
-    Cluster { nodes: Vec<(String, u16)> },
-    Unix { path: PathBuf },
+    Memory {
+        name: Option<String>,
+    },
+    Tcp {
+        host: String,
+        port: u16,
+    },
+    Cluster {
+        nodes: Vec<(String, u16)>,
+    },
+    Unix {
+        path: PathBuf,
+    },
 }
 
 /// Connection options; names follow redis-py's where one exists.
@@ -66,10 +75,14 @@ fn percent_decode(s: &str) -> Result<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
             let v = hex
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| CoreError::config("invalid percent-encoding in the URL's credentials"))?;
+                .ok_or_else(|| {
+                    CoreError::config("invalid percent-encoding in the URL's credentials")
+                })?;
             out.push(v);
             i += 3;
         } else {
@@ -82,8 +95,9 @@ fn percent_decode(s: &str) -> Result<String> {
 
 fn parse_host_port(hp: &str, default_port: u16) -> Result<(String, u16)> {
     let (host, port) = if let Some(rest) = hp.strip_prefix('[') {
-        let (h, after) =
-            rest.split_once(']').ok_or_else(|| CoreError::config("invalid IPv6 address in the store URL"))?;
+        let (h, after) = rest
+            .split_once(']')
+            .ok_or_else(|| CoreError::config("invalid IPv6 address in the store URL"))?;
         (h.to_owned(), after.strip_prefix(':'))
     } else {
         match hp.rsplit_once(':') {
@@ -96,27 +110,42 @@ fn parse_host_port(hp: &str, default_port: u16) -> Result<(String, u16)> {
     }
     let port = match port {
         None | Some("") => default_port,
-        Some(p) => p.parse::<u16>().map_err(|_| CoreError::config("invalid port in the store URL"))?,
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| CoreError::config("invalid port in the store URL"))?,
     };
     Ok((host, port))
 }
 
 pub fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Parse `url`. Error messages never include the URL: it may hold a password.
 pub fn parse(url: &str) -> Result<StoreUrl> {
-    let (scheme, rest) =
-        url.split_once("://").ok_or_else(|| CoreError::config("store URL must look like scheme://..."))?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| CoreError::config("store URL must look like scheme://..."))?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme == "memory" {
         let name = rest.trim_end_matches('/');
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
-            return Err(CoreError::config("memory://NAME takes a plain name (letters, digits, _ . -)"));
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(CoreError::config(
+                "memory://NAME takes a plain name (letters, digits, _ . -)",
+            ));
         }
         let name = (!name.is_empty()).then(|| name.to_owned());
-        return Ok(StoreUrl { target: Target::Memory { name }, tls: false, db: 0, username: None, password: None });
+        return Ok(StoreUrl {
+            target: Target::Memory { name },
+            tls: false,
+            db: 0,
+            username: None,
+            password: None,
+        });
     }
     let (tls, cluster, unix) = match scheme.as_str() {
         "redis" => (false, false, false),
@@ -152,7 +181,11 @@ pub fn parse(url: &str) -> Result<StoreUrl> {
         }
     }
     let mut db = 0i64;
-    for pair in query.into_iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()) {
+    for pair in query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|p| !p.is_empty())
+    {
         match pair.split_once('=') {
             Some(("db", v)) => db = v.parse().map_err(|_| CoreError::config("db must be a number"))?,
             _ => {
@@ -164,9 +197,13 @@ pub fn parse(url: &str) -> Result<StoreUrl> {
     }
     let target = if unix {
         if location.is_empty() || !location.starts_with('/') {
-            return Err(CoreError::config("unix:// URLs need an absolute socket path: unix:///path/to/redis.sock"));
+            return Err(CoreError::config(
+                "unix:// URLs need an absolute socket path: unix:///path/to/redis.sock",
+            ));
         }
-        Target::Unix { path: PathBuf::from(location) }
+        Target::Unix {
+            path: PathBuf::from(location),
+        }
     } else {
         let (hosts, path) = match location.split_once('/') {
             Some((h, p)) => (h, p),
@@ -174,20 +211,31 @@ pub fn parse(url: &str) -> Result<StoreUrl> {
         };
         if !path.is_empty() {
             if cluster {
-                return Err(CoreError::config("Redis Cluster has only database 0: drop the /db part of the URL"));
+                return Err(CoreError::config(
+                    "Redis Cluster has only database 0: drop the /db part of the URL",
+                ));
             }
-            db = path.parse().map_err(|_| CoreError::config("the URL path must be a database number"))?;
+            db = path
+                .parse()
+                .map_err(|_| CoreError::config("the URL path must be a database number"))?;
         }
         if cluster {
-            let nodes =
-                hosts.split(',').filter(|h| !h.is_empty()).map(|h| parse_host_port(h, 6379)).collect::<Result<Vec<_>>>()?;
+            let nodes = hosts
+                .split(',')
+                .filter(|h| !h.is_empty())
+                .map(|h| parse_host_port(h, 6379))
+                .collect::<Result<Vec<_>>>()?;
             if nodes.is_empty() {
-                return Err(CoreError::config("a cluster URL needs at least one seed node"));
+                return Err(CoreError::config(
+                    "a cluster URL needs at least one seed node",
+                ));
             }
             Target::Cluster { nodes }
         } else {
             if hosts.contains(',') {
-                return Err(CoreError::config("several hosts given: use redis+cluster:// for Redis Cluster"));
+                return Err(CoreError::config(
+                    "several hosts given: use redis+cluster:// for Redis Cluster",
+                ));
             }
             let (host, port) = parse_host_port(hosts, 6379)?;
             Target::Tcp { host, port }
@@ -196,7 +244,13 @@ pub fn parse(url: &str) -> Result<StoreUrl> {
     if !(0..=15_000).contains(&db) {
         return Err(CoreError::config("db out of range"));
     }
-    Ok(StoreUrl { target, tls, db, username, password })
+    Ok(StoreUrl {
+        target,
+        tls,
+        db,
+        username,
+        password,
+    })
 }
 
 /// Refuse plaintext TCP to anything but loopback unless the caller opted in; TLS options on a
@@ -220,10 +274,14 @@ pub fn check_security(url: &StoreUrl, opts: &Options) -> Result<()> {
         || opts.ssl_cert_reqs.is_some()
         || opts.ssl_check_hostname.is_some();
     if !url.tls && tls_opts {
-        return Err(CoreError::config("ssl_* options given for a plaintext URL: use rediss://"));
+        return Err(CoreError::config(
+            "ssl_* options given for a plaintext URL: use rediss://",
+        ));
     }
     if opts.ssl_certfile.is_some() != opts.ssl_keyfile.is_some() {
-        return Err(CoreError::config("ssl_certfile and ssl_keyfile go together"));
+        return Err(CoreError::config(
+            "ssl_certfile and ssl_keyfile go together",
+        ));
     }
     match opts.ssl_cert_reqs.as_deref() {
         None | Some("required") => {
@@ -234,12 +292,37 @@ pub fn check_security(url: &StoreUrl, opts: &Options) -> Result<()> {
             }
         }
         Some("none") => {}
-        Some(_) => return Err(CoreError::config("ssl_cert_reqs must be 'required' or 'none'")),
+        Some(_) => {
+            return Err(CoreError::config(
+                "ssl_cert_reqs must be 'required' or 'none'",
+            ))
+        }
     }
-    if matches!(url.target, Target::Memory { .. }) && (url.password.is_some() || opts.password.is_some()) {
+    if matches!(url.target, Target::Memory { .. })
+        && (url.password.is_some() || opts.password.is_some())
+    {
         return Err(CoreError::config("memory:// takes no credentials"));
     }
     Ok(())
+}
+
+/// The URL with any password replaced, fit for a repr or a log line.
+pub fn display(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<invalid url>".into();
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, location)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_owned()
+            };
+            format!("{scheme}://{masked}@{location}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -249,51 +332,103 @@ mod tests {
     #[test]
     fn parses_every_scheme() {
         let u = parse("redis://user:p%40ss@127.0.0.1:7000/3").unwrap();
-        assert_eq!(u.target, Target::Tcp { host: "127.0.0.1".into(), port: 7000 });
-        assert_eq!((u.db, u.username.as_deref(), u.password.as_deref().map(|s| s.as_str())), (3, Some("user"), Some("p@ss")));
+        assert_eq!(
+            u.target,
+            Target::Tcp {
+                host: "127.0.0.1".into(),
+                port: 7000
+            }
+        );
+        assert_eq!(
+            (
+                u.db,
+                u.username.as_deref(),
+                u.password.as_deref().map(|s| s.as_str())
+            ),
+            (3, Some("user"), Some("p@ss"))
+        );
         let u = parse("rediss://:pw@[::1]/").unwrap();
         assert!(u.tls);
-        assert_eq!(u.target, Target::Tcp { host: "::1".into(), port: 6379 });
+        assert_eq!(
+            u.target,
+            Target::Tcp {
+                host: "::1".into(),
+                port: 6379
+            }
+        );
         let u = parse("redis+cluster://127.0.0.1:1,127.0.0.1:2").unwrap();
-        assert_eq!(u.target, Target::Cluster { nodes: vec![("127.0.0.1".into(), 1), ("127.0.0.1".into(), 2)] });
+        assert_eq!(
+            u.target,
+            Target::Cluster {
+                nodes: vec![("127.0.0.1".into(), 1), ("127.0.0.1".into(), 2)]
+            }
+        );
         let u = parse("unix:///tmp/r.sock?db=2").unwrap();
-        assert_eq!((u.target, u.db), (Target::Unix { path: "/tmp/r.sock".into() }, 2));
-        assert_eq!(parse("memory://").unwrap().target, Target::Memory { name: None });
-        assert_eq!(parse("memory://demo").unwrap().target, Target::Memory { name: Some("demo".into()) });
+        assert_eq!(
+            (u.target, u.db),
+            (
+                Target::Unix {
+                    path: "/tmp/r.sock".into()
+                },
+                2
+            )
+        );
+        assert_eq!(
+            parse("memory://").unwrap().target,
+            Target::Memory { name: None }
+        );
+        assert_eq!(
+            parse("memory://demo").unwrap().target,
+            Target::Memory {
+                name: Some("demo".into())
+            }
+        );
         assert!(parse("memory://a:b@c").is_err());
     }
 
     #[test]
     fn errors_never_echo_the_password() {
-        for bad in ["redis://:sup3rs3cret@host:notaport", "bogus://:sup3rs3cret@h", "redis://:sup3rs3cret@h?x=1"] {
+        for bad in [
+            "redis://:sup3rs3cret@host:notaport",
+            "bogus://:sup3rs3cret@h",
+            "redis://:sup3rs3cret@h?x=1",
+        ] {
             let e = parse(bad).unwrap_err().to_string();
             assert!(!e.contains("sup3rs3cret"), "{e}");
         }
     }
 
     #[test]
+    fn display_hides_the_password() {
+        assert_eq!(display("redis://u:hunter22@h:1/0"), "redis://u:***@h:1/0");
+        assert_eq!(display("rediss://:hunter22@h"), "rediss://:***@h");
+        assert_eq!(display("redis://h:1"), "redis://h:1");
+    }
+
+    #[test]
     fn plaintext_to_remote_needs_opt_in() {
         let remote = parse("redis://cache.internal:6379").unwrap();
         assert!(check_security(&remote, &Options::default()).is_err());
-        assert!(check_security(&remote, &Options { allow_plaintext: true, ..Default::default() }).is_ok());
+        assert!(check_security(
+            &remote,
+            &Options {
+                allow_plaintext: true,
+                ..Default::default()
+            }
+        )
+        .is_ok());
         assert!(check_security(&parse("redis://localhost").unwrap(), &Options::default()).is_ok());
-        assert!(check_security(&parse("rediss://cache.internal").unwrap(), &Options::default()).is_ok());
+        assert!(check_security(
+            &parse("rediss://cache.internal").unwrap(),
+            &Options::default()
+        )
+        .is_ok());
         let cl = parse("redis+cluster://127.0.0.1:1,10.0.0.2:2").unwrap();
         assert!(check_security(&cl, &Options::default()).is_err());
-        let tls_on_plain = Options { ssl_ca_certs: Some("/ca.pem".into()), ..Default::default() };
+        let tls_on_plain = Options {
+            ssl_ca_certs: Some("/ca.pem".into()),
+            ..Default::default()
+        };
         assert!(check_security(&parse("redis://localhost").unwrap(), &tls_on_plain).is_err());
-    }
-}
-
-/// The URL with any password replaced, fit for a repr or a log line.
-pub fn display(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return "<invalid url>".into() };
-    match rest.rsplit_once('@') {
-        Some((userinfo, location)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
-            format!("{scheme}://{masked}@{location}")
-        }
-        None => url.to_owned(),
     }
 }
