@@ -224,6 +224,73 @@ impl Vault {
         self.open_found(&keys, values)
     }
 
+    /// Store only if `name` is absent (atomic on Redis: SET NX); true if stored.
+    pub fn add(&self, name: &str, secret: &[u8], ttl: TtlArg) -> Result<bool> {
+        let expiry = self.expiry(ttl)?;
+        let (key, env) = self.seal_items([(name, secret)])?.remove(0);
+        self.store()?.add(&key, &env, expiry)
+    }
+    pub async fn aadd(&self, name: &str, secret: &[u8], ttl: TtlArg) -> Result<bool> {
+        let expiry = self.expiry(ttl)?;
+        let (key, env) = self.seal_items([(name, secret)])?.remove(0);
+        self.store()?.aadd(&key, &env, expiry).await
+    }
+
+    /// Set a new expiry on `name` (`Never` removes it); true if `name` exists.
+    pub fn touch(&self, name: &str, ttl: TtlArg) -> Result<bool> {
+        let expiry = self.expiry(ttl)?;
+        self.store()?.touch(&self.namer.key(name)?, expiry)
+    }
+    pub async fn atouch(&self, name: &str, ttl: TtlArg) -> Result<bool> {
+        let expiry = self.expiry(ttl)?;
+        self.store()?.atouch(&self.namer.key(name)?, expiry).await
+    }
+
+    /// Delete every value of this namespace (SCAN + UNLINK in batches; never FLUSHDB). Returns
+    /// how many were deleted.
+    pub fn clear(&self) -> Result<u64> {
+        let store = self.store()?;
+        let mut state = ScanState::default();
+        let mut deleted = 0;
+        while !state.is_done() {
+            let keys = self.owned(store.scan(
+                self.namer.namespace_prefix(),
+                &mut state,
+                DEFAULT_REWRAP_BATCH,
+            )?);
+            if !keys.is_empty() {
+                deleted += store.delete_many(&keys)?;
+            }
+        }
+        Ok(deleted)
+    }
+    pub async fn aclear(&self) -> Result<u64> {
+        let store = self.store()?;
+        let mut state = ScanState::default();
+        let mut deleted = 0;
+        while !state.is_done() {
+            let keys = self.owned(
+                store
+                    .ascan(
+                        self.namer.namespace_prefix(),
+                        &mut state,
+                        DEFAULT_REWRAP_BATCH,
+                    )
+                    .await?,
+            );
+            if !keys.is_empty() {
+                deleted += store.adelete_many(&keys).await?;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Keep only keys of exactly our shape: a SCAN pattern match alone could include a longer key
+    /// someone else wrote under our prefix.
+    fn owned(&self, keys: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        keys.into_iter().filter(|k| self.namer.owns(k)).collect()
+    }
+
     pub fn delete(&self, name: &str) -> Result<bool> {
         self.store()?.delete(&self.namer.key(name)?)
     }
@@ -291,11 +358,7 @@ impl Vault {
         let mut state = ScanState::default();
         let store = self.store()?;
         while !state.is_done() {
-            let keys: Vec<Vec<u8>> = store
-                .scan(self.namer.namespace_prefix(), &mut state, batch)?
-                .into_iter()
-                .filter(|k| self.namer.owns(k))
-                .collect();
+            let keys = self.owned(store.scan(self.namer.namespace_prefix(), &mut state, batch)?);
             if keys.is_empty() {
                 continue;
             }
@@ -323,12 +386,11 @@ impl Vault {
         let mut state = ScanState::default();
         let store = self.store()?;
         while !state.is_done() {
-            let keys: Vec<Vec<u8>> = store
-                .ascan(self.namer.namespace_prefix(), &mut state, batch)
-                .await?
-                .into_iter()
-                .filter(|k| self.namer.owns(k))
-                .collect();
+            let keys = self.owned(
+                store
+                    .ascan(self.namer.namespace_prefix(), &mut state, batch)
+                    .await?,
+            );
             if keys.is_empty() {
                 continue;
             }
@@ -423,6 +485,39 @@ mod tests {
         assert!(!v.delete("a").unwrap());
         assert!(v.put("", b"x", TtlArg::Default).is_err());
         assert!(v.put("a", b"x", TtlArg::After(Duration::ZERO)).is_err());
+    }
+
+    #[test]
+    fn add_touch_and_clear_stay_in_their_namespace() {
+        let ring = Keyring::generate().unwrap();
+        let a = shared("clear-test", &ring);
+        let b = Vault::open(
+            "memory://clear-test",
+            &Options::default(),
+            ring.clone(),
+            VaultConfig {
+                namespace: "other".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(a.add("k", b"1", TtlArg::Default).unwrap());
+        assert!(!a.add("k", b"2", TtlArg::Default).unwrap());
+        assert_eq!(a.get("k").unwrap().unwrap().expose(), b"1");
+        assert!(a
+            .touch("k", TtlArg::After(Duration::from_secs(60)))
+            .unwrap());
+        assert!(matches!(a.ttl("k").unwrap(), Ttl::Remaining(d) if d <= Duration::from_secs(60)));
+        assert!(a.touch("k", TtlArg::Never).unwrap());
+        assert_eq!(a.ttl("k").unwrap(), Ttl::Forever);
+        assert!(!a.touch("missing", TtlArg::Never).unwrap());
+        for i in 0..30 {
+            a.put(&format!("n{i}"), b"v", TtlArg::Default).unwrap();
+        }
+        b.put("keep", b"v", TtlArg::Default).unwrap();
+        assert_eq!(a.clear().unwrap(), 31);
+        assert!(a.get("n3").unwrap().is_none());
+        assert_eq!(b.get("keep").unwrap().unwrap().expose(), b"v");
     }
 
     #[test]

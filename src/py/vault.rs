@@ -344,6 +344,63 @@ impl Vault {
         })
     }
 
+    /// Store only if `name` is absent (atomic on Redis); True if stored.
+    #[pyo3(signature = (name, secret, *, ttl = TtlParam::DEFAULT))]
+    fn add(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        secret: &Bound<'_, PyAny>,
+        ttl: TtlParam,
+    ) -> PyResult<bool> {
+        let secret = secret_arg(secret, "secret")?;
+        Ok(py.detach(|| self.inner.add(name, secret.expose(), ttl.0))?)
+    }
+
+    #[pyo3(signature = (name, secret, *, ttl = TtlParam::DEFAULT))]
+    fn aadd<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        secret: &Bound<'py, PyAny>,
+        ttl: TtlParam,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let secret = secret_arg(secret, "secret")?;
+        let v = self.inner.clone();
+        spawn(
+            py,
+            async move { v.aadd(&name, secret.expose(), ttl.0).await },
+            resolved,
+        )
+    }
+
+    /// Give `name` a new expiry (`ttl=None`: never expire); True if `name` exists.
+    #[pyo3(signature = (name, *, ttl = TtlParam::DEFAULT))]
+    fn touch(&self, py: Python<'_>, name: &str, ttl: TtlParam) -> PyResult<bool> {
+        Ok(py.detach(|| self.inner.touch(name, ttl.0))?)
+    }
+
+    #[pyo3(signature = (name, *, ttl = TtlParam::DEFAULT))]
+    fn atouch<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        ttl: TtlParam,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.inner.clone();
+        spawn(py, async move { v.atouch(&name, ttl.0).await }, resolved)
+    }
+
+    /// Delete every secret of this namespace (SCAN + UNLINK; never FLUSHDB); returns how many.
+    fn clear(&self, py: Python<'_>) -> PyResult<u64> {
+        Ok(py.detach(|| self.inner.clear())?)
+    }
+
+    fn aclear<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.inner.clone();
+        spawn(py, async move { v.aclear().await }, resolved)
+    }
+
     fn delete(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
         Ok(py.detach(|| self.inner.delete(name))?)
     }

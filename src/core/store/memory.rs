@@ -22,6 +22,13 @@ impl Entry {
     }
 }
 
+fn deadline(now: Instant, expiry: Expiry) -> Option<Instant> {
+    match expiry {
+        Expiry::Never => None,
+        Expiry::After(d) => Some(now + d),
+    }
+}
+
 #[derive(Default)]
 pub struct MemoryStore {
     map: Mutex<BTreeMap<Vec<u8>, Entry>>,
@@ -51,10 +58,7 @@ impl MemoryStore {
 
     pub fn set_many(&self, items: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Result<()> {
         let now = Instant::now();
-        let expires = match expiry {
-            Expiry::Never => None,
-            Expiry::After(d) => Some(now + d),
-        };
+        let expires = deadline(now, expiry);
         let mut map = self.lock();
         for (k, v) in items {
             map.insert(
@@ -80,6 +84,38 @@ impl MemoryStore {
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         let now = Instant::now();
         Ok(self.lock().remove(key).is_some_and(|e| e.live(now)))
+    }
+
+    pub fn add(&self, key: &[u8], value: &[u8], expiry: Expiry) -> Result<bool> {
+        let now = Instant::now();
+        let mut map = self.lock();
+        if Self::live(&mut map, key, now).is_some() {
+            return Ok(false);
+        }
+        map.insert(
+            key.to_vec(),
+            Entry {
+                value: value.to_vec(),
+                expires: deadline(now, expiry),
+            },
+        );
+        Ok(true)
+    }
+
+    pub fn touch(&self, key: &[u8], expiry: Expiry) -> Result<bool> {
+        let now = Instant::now();
+        Ok(Self::live(&mut self.lock(), key, now)
+            .map(|e| e.expires = deadline(now, expiry))
+            .is_some())
+    }
+
+    pub fn delete_many(&self, keys: &[Vec<u8>]) -> Result<u64> {
+        let now = Instant::now();
+        let mut map = self.lock();
+        Ok(keys
+            .iter()
+            .filter(|k| map.remove(k.as_slice()).is_some_and(|e| e.live(now)))
+            .count() as u64)
     }
 
     pub fn exists(&self, key: &[u8]) -> Result<bool> {

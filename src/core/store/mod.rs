@@ -83,6 +83,17 @@ impl Store {
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
         both!(self, s => s.exists(key))
     }
+    /// Write only if the key is absent (SET NX); true if written.
+    pub fn add(&self, key: &[u8], value: &[u8], expiry: Expiry) -> Result<bool> {
+        both!(self, s => s.add(key, value, expiry))
+    }
+    /// Give an existing key a new expiry; true if the key exists.
+    pub fn touch(&self, key: &[u8], expiry: Expiry) -> Result<bool> {
+        both!(self, s => s.touch(key, expiry))
+    }
+    pub fn delete_many(&self, keys: &[Vec<u8>]) -> Result<u64> {
+        both!(self, s => s.delete_many(keys))
+    }
     pub fn ttl(&self, key: &[u8]) -> Result<Ttl> {
         both!(self, s => s.ttl(key))
     }
@@ -116,6 +127,24 @@ impl Store {
         match self {
             Store::Memory(s) => s.exists(key),
             Store::Redis(s) => s.aexists(key).await,
+        }
+    }
+    pub async fn aadd(&self, key: &[u8], value: &[u8], expiry: Expiry) -> Result<bool> {
+        match self {
+            Store::Memory(s) => s.add(key, value, expiry),
+            Store::Redis(s) => s.aadd(key, value, expiry).await,
+        }
+    }
+    pub async fn atouch(&self, key: &[u8], expiry: Expiry) -> Result<bool> {
+        match self {
+            Store::Memory(s) => s.touch(key, expiry),
+            Store::Redis(s) => s.atouch(key, expiry).await,
+        }
+    }
+    pub async fn adelete_many(&self, keys: &[Vec<u8>]) -> Result<u64> {
+        match self {
+            Store::Memory(s) => s.delete_many(keys),
+            Store::Redis(s) => s.adelete_many(keys).await,
         }
     }
     pub async fn attl(&self, key: &[u8]) -> Result<Ttl> {

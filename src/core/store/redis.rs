@@ -357,6 +357,55 @@ impl RedisStore {
             > 0)
     }
 
+    pub fn add(&self, key: &[u8], value: &[u8], expiry: Expiry) -> Result<bool> {
+        Ok(self
+            .run::<(Option<String>,)>(&one(&add_cmd(key, value, expiry)))?
+            .0
+            .is_some())
+    }
+    pub async fn aadd(&self, key: &[u8], value: &[u8], expiry: Expiry) -> Result<bool> {
+        Ok(self
+            .arun::<(Option<String>,)>(&one(&add_cmd(key, value, expiry)))
+            .await?
+            .0
+            .is_some())
+    }
+
+    pub fn touch(&self, key: &[u8], expiry: Expiry) -> Result<bool> {
+        Ok(touch_result(self.run(&touch_pipe(key, expiry))?))
+    }
+    pub async fn atouch(&self, key: &[u8], expiry: Expiry) -> Result<bool> {
+        Ok(touch_result(self.arun(&touch_pipe(key, expiry)).await?))
+    }
+
+    /// Delete keys; on a cluster one UNLINK per key, since they may sit in different slots.
+    pub fn delete_many(&self, keys: &[Vec<u8>]) -> Result<u64> {
+        Ok(self
+            .run::<Vec<i64>>(&self.unlink_pipe(keys))?
+            .into_iter()
+            .sum::<i64>() as u64)
+    }
+    pub async fn adelete_many(&self, keys: &[Vec<u8>]) -> Result<u64> {
+        Ok(self
+            .arun::<Vec<i64>>(&self.unlink_pipe(keys))
+            .await?
+            .into_iter()
+            .sum::<i64>() as u64)
+    }
+
+    fn unlink_pipe(&self, keys: &[Vec<u8>]) -> Pipeline {
+        match &self.backend {
+            Backend::Single { .. } => one(redis::cmd("UNLINK").arg(keys)),
+            Backend::Cluster { .. } => {
+                let mut p = redis::pipe();
+                for k in keys {
+                    p.add_command(redis::cmd("UNLINK").arg(k).clone());
+                }
+                p
+            }
+        }
+    }
+
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
         Ok(self.run::<(i64,)>(&one(redis::cmd("EXISTS").arg(key)))?.0 > 0)
     }
@@ -528,6 +577,38 @@ fn one(cmd: &Cmd) -> Pipeline {
     let mut p = redis::pipe();
     p.add_command(cmd.clone());
     p
+}
+
+fn add_cmd(key: &[u8], value: &[u8], expiry: Expiry) -> Cmd {
+    let mut c = redis::cmd("SET");
+    c.arg(key).arg(value).arg("NX");
+    if let Expiry::After(d) = expiry {
+        c.arg("PX").arg(d.as_millis().max(1) as u64);
+    }
+    c
+}
+
+/// PEXPIRE for a new TTL; for "never", PERSIST plus EXISTS, since PERSIST says 0 for a key that
+/// exists but had no TTL to remove.
+fn touch_pipe(key: &[u8], expiry: Expiry) -> Pipeline {
+    let mut p = redis::pipe();
+    match expiry {
+        Expiry::After(d) => p.add_command(
+            redis::cmd("PEXPIRE")
+                .arg(key)
+                .arg(d.as_millis().max(1) as u64)
+                .clone(),
+        ),
+        Expiry::Never => {
+            p.add_command(redis::cmd("PERSIST").arg(key).clone());
+            p.add_command(redis::cmd("EXISTS").arg(key).clone())
+        }
+    };
+    p
+}
+
+fn touch_result(replies: Vec<i64>) -> bool {
+    replies.last().is_some_and(|n| *n > 0)
 }
 
 fn set_pipe(items: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Pipeline {
