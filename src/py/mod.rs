@@ -16,9 +16,10 @@ pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     // rustls is compiled without a default provider; without this the first TLS connect panics.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    // Rust logs go to Python's `logging`. TLS and Redis internals are chatty at DEBUG and could
+    // Rust logs go to Python's `logging` (logger objects cached, levels read live so a later
+    // `setLevel` takes effect). TLS and Redis internals are chatty at DEBUG and could
     // echo connection details, so they are held to warnings.
-    let _ = pyo3_log::Logger::new(py, pyo3_log::Caching::LoggersAndLevels)?
+    let _ = pyo3_log::Logger::new(py, pyo3_log::Caching::Loggers)?
         .filter_target("rustls".to_owned(), LevelFilter::Warn)
         .filter_target("redis".to_owned(), LevelFilter::Warn)
         .filter_target("tokio".to_owned(), LevelFilter::Warn)
