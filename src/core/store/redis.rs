@@ -98,14 +98,22 @@ impl RedisStore {
         let insecure = opts.ssl_cert_reqs.as_deref() == Some("none");
         let password = opts.password.clone().or_else(|| url.password.clone());
         let settings = redis_settings(url, opts);
+        let skip_hostname = opts.ssl_check_hostname == Some(false);
         let addr = |host: &str, port: u16| {
             if url.tls {
-                ConnectionAddr::TcpTls {
+                let mut a = ConnectionAddr::TcpTls {
                     host: host.to_owned(),
                     port,
                     insecure,
                     tls_params: None,
+                };
+                if skip_hostname {
+                    log::warn!(
+                        "TLS hostname checks are off for {host}:{port} (ssl_check_hostname=False)"
+                    );
+                    a.set_danger_accept_invalid_hostnames(true);
                 }
+                a
             } else {
                 ConnectionAddr::Tcp(host.to_owned(), port)
             }
@@ -170,6 +178,9 @@ impl RedisStore {
     }
 
     fn err(&self, e: &RedisError) -> CoreError {
+        if e.kind() == ErrorKind::InvalidClientConfig {
+            return config_err(e);
+        }
         let kind = classify(e);
         let mut text = e.to_string();
         if let Some(p) = self.password.as_ref().filter(|p| !p.is_empty()) {

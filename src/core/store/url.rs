@@ -284,14 +284,7 @@ pub fn check_security(url: &StoreUrl, opts: &Options) -> Result<()> {
         ));
     }
     match opts.ssl_cert_reqs.as_deref() {
-        None | Some("required") => {
-            if opts.ssl_check_hostname == Some(false) {
-                return Err(CoreError::config(
-                    "ssl_check_hostname=False alone is not supported: certificates are always checked against the hostname unless ssl_cert_reqs='none'",
-                ));
-            }
-        }
-        Some("none") => {}
+        None | Some("required" | "none") => {}
         Some(_) => {
             return Err(CoreError::config(
                 "ssl_cert_reqs must be 'required' or 'none'",
