@@ -1,17 +1,823 @@
 //! Redaction engine: known secret values and a catalogue of token formats, replaced in place.
+//!
+//! One search finds candidates: an Aho-Corasick pass over the literal anchors of every rule
+//! (`ghp_`, `AKIA`, `://`, `password`, ...). Each rule's regex then runs only in a small window
+//! around its own anchor hits, anchored where the token starts at the anchor. Text without an
+//! anchor costs one automaton pass and no regex at all. Known values get their own automaton.
 
-use std::sync::{LazyLock, RwLock};
+pub mod checks;
+pub mod known;
+pub mod rules;
 
-/// Process-wide set of known secret values, fed by every revealed `Secret`.
-static KNOWN: LazyLock<RwLock<Vec<Vec<u8>>>> = LazyLock::new(|| RwLock::new(Vec::new()));
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use hmac::{Hmac, KeyInit, Mac};
+use regex_automata::meta::Regex;
+use regex_automata::util::captures::Captures;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+pub use checks::is_sensitive_key;
+use checks::{github_checksum_ok, is_placeholder, jwt_header_ok};
+use known::KnownSet;
+use rules::{Check, CATALOGUE};
+
+/// The rule id reported for registered values.
+pub const KNOWN_RULE_ID: &str = "known_secret";
+/// Context rules: they name where a secret sits, not what it is.
+const GENERIC_RULES: &[&str] = &[
+    "url_password",
+    "http_authorization",
+    "bearer_token",
+    "http_cookie",
+    "secret_assignment",
+    "private_key_fragment",
+];
+/// Window each side of an anchor for custom rules that name anchors.
+const CUSTOM_WINDOW: usize = 1024;
+
+/// How a secret is replaced.
+#[derive(Clone, Default)]
+pub enum Mode {
+    /// `[REDACTED:<rule>]`
+    #[default]
+    Mask,
+    /// `[REDACTED:<rule>...<tail>]`: the last `tail` characters of long secrets, so support
+    /// staff can tell two keys apart. Secrets shorter than four times the tail show none.
+    Partial { tail: usize },
+    /// `[REDACTED:<rule>#<12 hex>]`: HMAC-SHA256 under an application key, truncated. The same
+    /// secret gives the same tag everywhere; without the key the tag cannot be brute-forced.
+    Fingerprint { key: Zeroizing<Vec<u8>> },
+}
+
+impl fmt::Debug for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mode::Mask => f.write_str("Mask"),
+            Mode::Partial { tail } => write!(f, "Partial {{ tail: {tail} }}"),
+            Mode::Fingerprint { .. } => f.write_str("Fingerprint { key: [redacted] }"),
+        }
+    }
+}
+
+/// A rule added by the application.
+#[derive(Clone, Debug)]
+pub struct CustomRule {
+    pub id: String,
+    /// A regex (byte-oriented, ASCII classes). The secret is the group named `s`, or the whole
+    /// match when there is none.
+    pub pattern: String,
+    /// Literals the match contains. With anchors the regex runs near them only; without, it
+    /// runs over the whole input (slower).
+    pub anchors: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub mode: Mode,
+    /// Built-in rule ids to switch off.
+    pub disabled: Vec<String>,
+    pub custom: Vec<CustomRule>,
+    /// Also match the process-wide known values (every revealed `Secret`).
+    pub use_global_known: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Mask,
+            disabled: Vec::new(),
+            custom: Vec::new(),
+            use_global_known: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedactError {
+    UnknownRule(String),
+    DuplicateRule(String),
+    BadPattern(String),
+    BadArgument(&'static str),
+}
+
+impl fmt::Display for RedactError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RedactError::UnknownRule(id) => write!(f, "unknown rule id {id:?}"),
+            RedactError::DuplicateRule(id) => write!(f, "rule id {id:?} is already used"),
+            RedactError::BadPattern(id) => write!(f, "the pattern of rule {id:?} does not compile"),
+            RedactError::BadArgument(what) => f.write_str(what),
+        }
+    }
+}
+
+impl std::error::Error for RedactError {}
+
+/// Where a secret was found. Holds no part of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: Arc<str>,
+    pub start: usize,
+    pub end: usize,
+}
+
+struct Rule {
+    id: Arc<str>,
+    regex: Option<Regex>,
+    back: usize,
+    fwd: usize,
+    check: Check,
+    /// Match at the anchor's start only: the token begins with its anchor.
+    anchored: bool,
+    group_s: Option<usize>,
+    group_k: Option<usize>,
+    group_q: Option<usize>,
+    group_sep: Option<usize>,
+    /// Context rules (key names, headers, URLs) yield to a specific token format when both
+    /// cover the same text, so the mask names the format.
+    generic: bool,
+}
+
+struct Anchor {
+    /// The anchor as written, for case-sensitive confirmation of a case-insensitive hit.
+    bytes: Vec<u8>,
+    /// (rule index, must match case exactly)
+    rules: Vec<(usize, bool)>,
+}
+
+#[derive(Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    rule: usize,
+}
+
+pub struct Redactor {
+    rules: Vec<Rule>,
+    anchors: Option<AhoCorasick>,
+    anchor_info: Vec<Anchor>,
+    /// Custom rules without anchors: run over the whole input.
+    full_scan: Vec<usize>,
+    known: KnownSet,
+    use_global_known: bool,
+    mode: Mode,
+    known_rule: usize,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field("rules", &self.rules.len())
+            .field("known_values", &self.known.len())
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+fn compile(pattern: &str) -> Option<Regex> {
+    Regex::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .configure(Regex::config().utf8_empty(false))
+        .build(pattern)
+        .ok()
+}
+
+fn group(re: &Regex, name: &str) -> Option<usize> {
+    re.group_info()
+        .to_index(regex_automata::PatternID::ZERO, name)
+}
+
+impl Redactor {
+    pub fn new(config: Config) -> Result<Self, RedactError> {
+        for id in &config.disabled {
+            if !CATALOGUE.iter().any(|r| r.id == id) {
+                return Err(RedactError::UnknownRule(id.clone()));
+            }
+        }
+        if let Mode::Fingerprint { key } = &config.mode {
+            if key.len() < 16 {
+                return Err(RedactError::BadArgument(
+                    "fingerprint_key must be at least 16 bytes",
+                ));
+            }
+        }
+        let mut rules = Vec::new();
+        let mut anchor_list: Vec<(String, usize, bool)> = Vec::new();
+        for def in CATALOGUE {
+            if config.disabled.iter().any(|d| d == def.id) {
+                continue;
+            }
+            let regex = if def.pattern.is_empty() {
+                None
+            } else {
+                Some(compile(def.pattern).ok_or_else(|| RedactError::BadPattern(def.id.into()))?)
+            };
+            let idx = rules.len();
+            for a in def.anchors {
+                anchor_list.push(((*a).to_owned(), idx, def.case_sensitive));
+            }
+            rules.push(Rule::new(
+                def.id.into(),
+                regex,
+                def.back,
+                def.fwd,
+                def.check,
+            ));
+        }
+        let mut full_scan = Vec::new();
+        for c in &config.custom {
+            if c.id.is_empty() || c.id == KNOWN_RULE_ID || rules.iter().any(|r| *r.id == c.id) {
+                return Err(RedactError::DuplicateRule(c.id.clone()));
+            }
+            if !c
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(RedactError::BadArgument(
+                    "custom rule ids may hold only letters, digits, '_' and '-'",
+                ));
+            }
+            let re = compile(&c.pattern).ok_or_else(|| RedactError::BadPattern(c.id.clone()))?;
+            let idx = rules.len();
+            let mut rule = Rule::new(
+                c.id.as_str().into(),
+                Some(re),
+                CUSTOM_WINDOW,
+                CUSTOM_WINDOW,
+                Check::None,
+            );
+            rule.anchored = false;
+            rules.push(rule);
+            if c.anchors.iter().all(|a| a.is_empty()) {
+                full_scan.push(idx);
+            } else {
+                for a in c.anchors.iter().filter(|a| !a.is_empty()) {
+                    anchor_list.push((a.clone(), idx, true));
+                }
+            }
+        }
+        let known_rule = rules.len();
+        rules.push(Rule::new(KNOWN_RULE_ID.into(), None, 0, 0, Check::None));
+
+        // One automaton entry per distinct anchor (ignoring ASCII case); each remembers which
+        // rules it wakes and whether they want the exact case.
+        let mut anchor_info: Vec<Anchor> = Vec::new();
+        for (text, rule, cs) in anchor_list {
+            let key = text.to_ascii_lowercase();
+            match anchor_info
+                .iter_mut()
+                .find(|a| a.bytes.to_ascii_lowercase() == key.as_bytes())
+            {
+                Some(a) if a.bytes == text.as_bytes() || !cs => a.rules.push((rule, cs)),
+                _ => anchor_info.push(Anchor {
+                    bytes: text.into_bytes(),
+                    rules: vec![(rule, cs)],
+                }),
+            }
+        }
+        let anchors = if anchor_info.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(true)
+                    .build(anchor_info.iter().map(|a| a.bytes.as_slice()))
+                    .map_err(|_| RedactError::BadArgument("anchors do not compile"))?,
+            )
+        };
+        Ok(Self {
+            rules,
+            anchors,
+            anchor_info,
+            full_scan,
+            known: KnownSet::default(),
+            use_global_known: config.use_global_known,
+            mode: config.mode,
+            known_rule,
+        })
+    }
+
+    /// Register an exact secret value (ignored, returning false, when shorter than 6 bytes).
+    pub fn add_secret(&self, value: &[u8]) -> bool {
+        self.known.add(value)
+    }
+
+    pub fn remove_secret(&self, value: &[u8]) -> bool {
+        self.known.remove(value)
+    }
+
+    pub fn known_count(&self) -> usize {
+        self.known.len()
+    }
+
+    /// Ids of the active rules, catalogue order, then custom rules, then `known_secret`.
+    pub fn rule_ids(&self) -> Vec<Arc<str>> {
+        self.rules.iter().map(|r| Arc::clone(&r.id)).collect()
+    }
+
+    /// `data` with every secret replaced; borrowed unchanged when there is none.
+    pub fn redact<'a>(&self, data: &'a [u8]) -> Cow<'a, [u8]> {
+        let spans = self.spans(data);
+        if spans.is_empty() {
+            return Cow::Borrowed(data);
+        }
+        let mut out = Vec::with_capacity(data.len() + 16 * spans.len());
+        let mut last = 0;
+        for sp in &spans {
+            out.extend_from_slice(&data[last..sp.start]);
+            self.render(&mut out, sp.rule, &data[sp.start..sp.end]);
+            last = sp.end;
+        }
+        out.extend_from_slice(&data[last..]);
+        Cow::Owned(out)
+    }
+
+    /// Convenience for text: the output is valid UTF-8 because spans are widened to character
+    /// boundaries and masks are ASCII.
+    pub fn redact_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match self.redact(text.as_bytes()) {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            Cow::Owned(v) => Cow::Owned(
+                String::from_utf8(v)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            ),
+        }
+    }
+
+    pub fn scan(&self, data: &[u8]) -> Vec<Finding> {
+        self.spans(data)
+            .into_iter()
+            .map(|s| Finding {
+                rule: Arc::clone(&self.rules[s.rule].id),
+                start: s.start,
+                end: s.end,
+            })
+            .collect()
+    }
+
+    /// Streaming support: redact `data[emit_from..end]` where `end >= emit_to` is moved past
+    /// any secret that straddles `emit_to`. The caller keeps some bytes before `end` as context
+    /// for the next window (passing them as the next `emit_from`), so a key name, a scheme or
+    /// half a token split across reads is still seen. Returns the output and `end`.
+    pub fn redact_window(&self, data: &[u8], emit_from: usize, emit_to: usize) -> (Vec<u8>, usize) {
+        let emit_to = emit_to.clamp(emit_from.min(data.len()), data.len());
+        let emit_from = emit_from.min(emit_to);
+        let spans = self.spans(data);
+        let end = extend_past(&spans, emit_to);
+        let mut out = Vec::with_capacity(end - emit_from + 64);
+        let mut last = emit_from;
+        for sp in spans.iter().filter(|s| s.end > emit_from && s.start < end) {
+            let s = sp.start.max(emit_from);
+            out.extend_from_slice(&data[last..s]);
+            self.render(&mut out, sp.rule, &data[sp.start..sp.end]);
+            last = sp.end;
+        }
+        out.extend_from_slice(&data[last..end]);
+        (out, end)
+    }
+
+    /// The scanning twin of `redact_window`: findings that start in `[emit_from, end)`.
+    pub fn scan_window(
+        &self,
+        data: &[u8],
+        emit_from: usize,
+        emit_to: usize,
+    ) -> (Vec<Finding>, usize) {
+        let emit_to = emit_to.clamp(emit_from.min(data.len()), data.len());
+        let spans = self.spans(data);
+        let end = extend_past(&spans, emit_to);
+        let found = spans
+            .iter()
+            .filter(|s| s.start >= emit_from.min(emit_to) && s.start < end)
+            .map(|s| Finding {
+                rule: Arc::clone(&self.rules[s.rule].id),
+                start: s.start,
+                end: s.end,
+            })
+            .collect();
+        (found, end)
+    }
+
+    fn render(&self, out: &mut Vec<u8>, rule: usize, secret: &[u8]) {
+        out.extend_from_slice(b"[REDACTED:");
+        out.extend_from_slice(self.rules[rule].id.as_bytes());
+        match &self.mode {
+            Mode::Mask => {}
+            Mode::Partial { tail } => {
+                let tail = *tail;
+                if tail > 0 && secret.len() >= 4 * tail {
+                    let t = &secret[secret.len() - tail..];
+                    if t.iter()
+                        .all(|b| b.is_ascii_graphic() && !matches!(b, b']' | b'['))
+                    {
+                        out.extend_from_slice(b"...");
+                        out.extend_from_slice(t);
+                    }
+                }
+            }
+            Mode::Fingerprint { key } => {
+                let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+                    .expect("HMAC accepts any key length");
+                mac.update(secret);
+                let tag = mac.finalize().into_bytes();
+                out.push(b'#');
+                for b in &tag[..6] {
+                    out.extend_from_slice(format!("{b:02x}").as_bytes());
+                }
+            }
+        }
+        out.push(b']');
+    }
+
+    /// All secret spans in `data`: sorted, non-overlapping, on UTF-8 boundaries.
+    fn spans(&self, data: &[u8]) -> Vec<Span> {
+        let mut spans: Vec<Span> = Vec::new();
+        if let Some(ac) = &self.anchors {
+            let mut state = ScanState::default();
+            for m in ac.find_overlapping_iter(data) {
+                let info = &self.anchor_info[m.pattern().as_usize()];
+                let exact = &data[m.start()..m.end()] == info.bytes.as_slice();
+                for &(ri, cs) in &info.rules {
+                    if cs && !exact {
+                        continue;
+                    }
+                    self.try_rule(ri, data, m.start(), m.end(), &mut spans, &mut state);
+                }
+            }
+        }
+        for &ri in &self.full_scan {
+            let rule = &self.rules[ri];
+            let re = rule.regex.as_ref().expect("custom rules have a regex");
+            let mut caps = re.create_captures();
+            let mut input = Input::new(data);
+            while input.start() <= data.len() {
+                re.search_captures(&input, &mut caps);
+                let Some(m) = caps.get_match() else { break };
+                if let Some((s, e)) = rule.secret(&caps, data) {
+                    spans.push(Span {
+                        start: s,
+                        end: e,
+                        rule: ri,
+                    });
+                }
+                input.set_start(if m.end() > m.start() {
+                    m.end()
+                } else {
+                    m.end() + 1
+                });
+            }
+        }
+        let mut kv = Vec::new();
+        if let Some(m) = self.known.matcher() {
+            m.find(data, &mut kv);
+        }
+        if self.use_global_known {
+            if let Some(m) = global().known.matcher() {
+                m.find(data, &mut kv);
+            }
+        }
+        for (s, e) in kv {
+            spans.push(Span {
+                start: s,
+                end: e,
+                rule: self.known_rule,
+            });
+        }
+        normalize(&mut spans, data, &self.rules);
+        spans
+    }
+
+    fn try_rule(
+        &self,
+        ri: usize,
+        data: &[u8],
+        a_start: usize,
+        a_end: usize,
+        spans: &mut Vec<Span>,
+        state: &mut ScanState,
+    ) {
+        let rule = &self.rules[ri];
+        // An anchor inside a match this rule already produced adds nothing.
+        if a_start < state.covered(ri) {
+            return;
+        }
+        let Some(re) = &rule.regex else {
+            if rule.check == Check::UrlPassword {
+                if let Some((s, e)) = url_password(data, a_start) {
+                    spans.push(Span {
+                        start: s,
+                        end: e,
+                        rule: ri,
+                    });
+                    state.cover(ri, e);
+                }
+            }
+            return;
+        };
+        let win_start = a_start.saturating_sub(rule.back);
+        let win_end = (a_start + rule.fwd).max(a_end).min(data.len());
+        let caps = state.captures(ri, re);
+        let mut pos = win_start;
+        loop {
+            let input = Input::new(data)
+                .range(pos..win_end)
+                .anchored(if rule.anchored {
+                    Anchored::Yes
+                } else {
+                    Anchored::No
+                });
+            re.search_captures(&input, caps);
+            let Some(m) = caps.get_match() else { return };
+            if m.start() > a_start {
+                return;
+            }
+            if m.end() >= a_end {
+                if let Some((s, e)) = rule.secret(caps, data) {
+                    spans.push(Span {
+                        start: s,
+                        end: e,
+                        rule: ri,
+                    });
+                }
+                state.cover(ri, m.end());
+                return;
+            }
+            if rule.anchored {
+                return;
+            }
+            pos = if m.end() > m.start() {
+                m.end()
+            } else {
+                m.end() + 1
+            };
+            if pos > a_start {
+                return;
+            }
+        }
+    }
+}
+
+/// Per-call scratch: capture buffers and how far each rule has already matched.
+#[derive(Default)]
+struct ScanState {
+    caps: Vec<Option<Captures>>,
+    covered: Vec<usize>,
+}
+
+impl ScanState {
+    fn covered(&self, ri: usize) -> usize {
+        self.covered.get(ri).copied().unwrap_or(0)
+    }
+    fn cover(&mut self, ri: usize, end: usize) {
+        if self.covered.len() <= ri {
+            self.covered.resize(ri + 1, 0);
+        }
+        self.covered[ri] = self.covered[ri].max(end);
+    }
+    fn captures(&mut self, ri: usize, re: &Regex) -> &mut Captures {
+        if self.caps.len() <= ri {
+            self.caps.resize_with(ri + 1, || None);
+        }
+        self.caps[ri].get_or_insert_with(|| re.create_captures())
+    }
+}
+
+impl Rule {
+    fn new(id: Arc<str>, regex: Option<Regex>, back: usize, fwd: usize, check: Check) -> Self {
+        let (s, k, q, sep) = match &regex {
+            Some(re) => (
+                group(re, "s"),
+                group(re, "k"),
+                group(re, "q"),
+                group(re, "sep"),
+            ),
+            None => (None, None, None, None),
+        };
+        let generic = GENERIC_RULES.contains(&&*id);
+        Rule {
+            id,
+            regex,
+            back,
+            fwd,
+            check,
+            anchored: back == 0,
+            group_s: s,
+            group_k: k,
+            group_q: q,
+            group_sep: sep,
+            generic,
+        }
+    }
+
+    /// The secret's span within a match, or None when the check rejects it.
+    fn secret(&self, caps: &Captures, data: &[u8]) -> Option<(usize, usize)> {
+        let span = match self.group_s {
+            Some(g) => caps.get_group(g)?,
+            None => caps.get_match()?.span(),
+        };
+        let (mut s, mut e) = (span.start, span.end);
+        let value = &data[s..e];
+        match self.check {
+            Check::None | Check::UrlPassword => {}
+            Check::GithubCrc => {
+                if !github_checksum_ok(value) {
+                    return None;
+                }
+            }
+            Check::Jwt => {
+                if !jwt_header_ok(value) {
+                    return None;
+                }
+            }
+            Check::Value => {
+                if is_placeholder(value) {
+                    return None;
+                }
+            }
+            Check::KeyValue => {
+                let key = caps.get_group(self.group_k?)?;
+                let key = std::str::from_utf8(&data[key.start..key.end]).ok()?;
+                if !is_sensitive_key(key) {
+                    return None;
+                }
+                let mut quoted = false;
+                if value.starts_with(b"\\\"") && value.ends_with(b"\\\"") && value.len() >= 4 {
+                    s += 2;
+                    e -= 2;
+                    quoted = true;
+                } else if value.len() >= 2
+                    && (value[0] == b'"' || value[0] == b'\'')
+                    && value[value.len() - 1] == value[0]
+                {
+                    s += 1;
+                    e -= 1;
+                    quoted = true;
+                }
+                let inner = &data[s..e];
+                if is_placeholder(inner) {
+                    return None;
+                }
+                let key_quoted = self
+                    .group_q
+                    .and_then(|g| caps.get_group(g))
+                    .is_some_and(|q| q.end > q.start);
+                let colon = self
+                    .group_sep
+                    .and_then(|g| caps.get_group(g))
+                    .is_some_and(|sp| &data[sp.start..sp.end] == b":");
+                // `Invalid password: user not found` is prose, not a pair: with a bare colon
+                // and nothing quoted, only a value that looks like a credential counts.
+                if colon && !key_quoted && !quoted {
+                    let alpha = inner.iter().all(|b| b.is_ascii_alphabetic());
+                    if inner.len() < 6 || (alpha && inner.len() < 16) {
+                        return None;
+                    }
+                }
+            }
+        }
+        if s >= e {
+            return None;
+        }
+        Some((s, e))
+    }
+}
+
+/// The password in `scheme://user:password@host`. Done by hand because `://` is in almost
+/// every log line (referrers, upstream URLs) and a byte loop rejects those in a few steps.
+fn url_password(data: &[u8], colon_slash: usize) -> Option<(usize, usize)> {
+    let mut s = colon_slash;
+    while s > 0
+        && colon_slash - s < 32
+        && (data[s - 1].is_ascii_alphanumeric() || matches!(data[s - 1], b'+' | b'.' | b'-'))
+    {
+        s -= 1;
+    }
+    if s == colon_slash || !data[s].is_ascii_alphabetic() {
+        return None;
+    }
+    let start = colon_slash + 3;
+    let limit = (start + 1024).min(data.len());
+    let mut end = start;
+    while end < limit
+        && !matches!(
+            data[end],
+            b'/' | b'?'
+                | b'#'
+                | b' '
+                | b'\t'
+                | b'\r'
+                | b'\n'
+                | b'"'
+                | b'\''
+                | b'<'
+                | b'>'
+                | b'`'
+                | b'\\'
+        )
+    {
+        end += 1;
+    }
+    let authority = &data[start..end];
+    let at = authority.iter().rposition(|&b| b == b'@')?;
+    let colon = authority[..at].iter().position(|&b| b == b':')?;
+    let (ps, pe) = (start + colon + 1, start + at);
+    if ps >= pe || is_placeholder(&data[ps..pe]) {
+        return None;
+    }
+    Some((ps, pe))
+}
+
+/// Sort, widen to UTF-8 character boundaries, skip already-masked text, merge overlaps (the
+/// union is redacted, so a secret two rules see differently is never left half visible).
+fn normalize(spans: &mut Vec<Span>, data: &[u8], rules: &[Rule]) {
+    if spans.is_empty() {
+        return;
+    }
+    for sp in spans.iter_mut() {
+        while sp.start > 0 && (data[sp.start] & 0xC0) == 0x80 {
+            sp.start -= 1;
+        }
+        while sp.end < data.len() && (data[sp.end] & 0xC0) == 0x80 {
+            sp.end += 1;
+        }
+    }
+    spans.retain(|sp| sp.end > sp.start && !inside_mask(data, sp.start));
+    let generic = |sp: &Span| rules.get(sp.rule).is_some_and(|r| r.generic);
+    spans.sort_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then(b.end.cmp(&a.end))
+            .then(generic(a).cmp(&generic(b)))
+    });
+    let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
+    for sp in spans.drain(..) {
+        match merged.last_mut() {
+            Some(last) if sp.start < last.end => {
+                if generic(last) && !generic(&sp) {
+                    last.rule = sp.rule;
+                }
+                last.end = last.end.max(sp.end);
+            }
+            _ => merged.push(sp),
+        }
+    }
+    *spans = merged;
+}
+
+/// Is `pos` inside (or at the start of) a mask this engine wrote? Masks contain rule ids such
+/// as `secret_assignment` that would otherwise look like `key: value` on a second pass.
+fn inside_mask(data: &[u8], pos: usize) -> bool {
+    const OPEN: &[u8] = b"[REDACTED:";
+    let lo = pos.saturating_sub(96);
+    for i in (lo..=pos.min(data.len().saturating_sub(1))).rev() {
+        match data[i] {
+            b']' if i < pos => return false,
+            b'[' => return data[i..].starts_with(OPEN),
+            _ => {}
+        }
+    }
+    false
+}
+
+fn extend_past(spans: &[Span], mut end: usize) -> usize {
+    for sp in spans {
+        if sp.start < end && sp.end > end {
+            end = sp.end;
+        }
+    }
+    end
+}
+
+static GLOBAL: LazyLock<Redactor> = LazyLock::new(|| {
+    Redactor::new(Config {
+        use_global_known: false,
+        ..Config::default()
+    })
+    .expect("the built-in catalogue compiles")
+});
+
+/// The process-wide redactor: default catalogue, fed by every revealed `Secret`.
+pub fn global() -> &'static Redactor {
+    &GLOBAL
+}
 
 /// Register a secret value with the process-wide redactor.
 pub fn add_known_secret(value: &[u8]) {
-    if value.is_empty() {
-        return;
-    }
-    let mut known = KNOWN.write().unwrap_or_else(|e| e.into_inner());
-    if !known.iter().any(|v| v == value) {
-        known.push(value.to_vec());
-    }
+    global().add_secret(value);
 }
+
+/// Forget a value registered with the process-wide redactor.
+pub fn remove_known_secret(value: &[u8]) {
+    global().remove_secret(value);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,383 @@
+//! Second-stage checks that turn a regex hit into a finding: token checksums, JWT headers, values.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+/// CRC-32 (IEEE 802.3, reflected, poly 0xEDB88320), the one zlib and GitHub use. A table
+/// built at compile time keeps this dependency-free and fast enough for 36-byte tokens.
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut n = 0;
+    while n < 256 {
+        let mut c = n as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        table[n] = c;
+        n += 1;
+    }
+    table
+};
+
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc = CRC_TABLE[((crc ^ b as u32) & 0xFF) as usize] ^ (crc >> 8);
+    }
+    !crc
+}
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// `value` in base62 (digits, upper, lower), left-padded with '0' to `width`.
+pub fn base62(mut value: u32, width: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(width);
+    while value > 0 {
+        out.push(BASE62[(value % 62) as usize]);
+        value /= 62;
+    }
+    while out.len() < width {
+        out.push(b'0');
+    }
+    out.reverse();
+    out
+}
+
+/// GitHub (ghp_/gho_/ghu_/ghs_/ghr_) and npm (npm_) tokens: 4-byte prefix, 30 random base62
+/// characters, then the CRC-32 of those 30 characters in 6 base62 digits
+/// (github.blog 2021-04-05 "Behind GitHub's new authentication token formats"; npm adopted the
+/// same layout in 2021-09). A token-shaped string with a wrong checksum is not a real token.
+pub fn github_checksum_ok(token: &[u8]) -> bool {
+    if token.len() != 40 {
+        return false;
+    }
+    let (random, check) = token[4..].split_at(30);
+    base62(crc32(random), 6) == check
+}
+
+/// A JWT's first segment must decode to a JSON object naming an algorithm; random base64 that
+/// happens to start with `eyJ` (any `{"...` encoded) does not.
+pub fn jwt_header_ok(token: &[u8]) -> bool {
+    let Some(dot) = token.iter().position(|&b| b == b'.') else {
+        return false;
+    };
+    let Ok(header) = URL_SAFE_NO_PAD.decode(&token[..dot]) else {
+        return false;
+    };
+    header.first() == Some(&b'{')
+        && header.windows(5).any(|w| w == b"\"alg\"")
+        && header.last() == Some(&b'}')
+}
+
+/// Values that are placeholders, not secrets: empty, null-ish, already masked, template
+/// references. Skipping them keeps a second pass over redacted text a no-op.
+pub fn is_placeholder(value: &[u8]) -> bool {
+    if value.is_empty() || value.starts_with(b"[REDACTED") {
+        return true;
+    }
+    if matches!(value[0], b'$' | b'{' | b'%' | b'<') {
+        return true;
+    }
+    if value
+        .iter()
+        .all(|&b| b == b'*' || b == b'x' || b == b'X' || b == b'.')
+    {
+        return true;
+    }
+    let lower = value.to_ascii_lowercase();
+    matches!(
+        lower.as_slice(),
+        b"null"
+            | b"none"
+            | b"nil"
+            | b"true"
+            | b"false"
+            | b"undefined"
+            | b"redacted"
+            | b"hidden"
+            | b"masked"
+            | b"changeme"
+            | b"secret"
+            | b"password"
+            | b"token"
+    )
+}
+
+/// Words a key name may end with that make it describe a secret rather than hold one
+/// (`max_tokens`, `token_type`, `password_reset_url`, `secret_name`, ...).
+const NON_SECRET_LAST: &[&str] = &[
+    "count",
+    "counts",
+    "type",
+    "types",
+    "len",
+    "length",
+    "size",
+    "limit",
+    "max",
+    "min",
+    "expiry",
+    "expires",
+    "expiration",
+    "exp",
+    "ttl",
+    "at",
+    "in",
+    "ids",
+    "name",
+    "names",
+    "url",
+    "uri",
+    "urls",
+    "endpoint",
+    "path",
+    "file",
+    "dir",
+    "hint",
+    "policy",
+    "required",
+    "enabled",
+    "set",
+    "field",
+    "fields",
+    "format",
+    "prefix",
+    "version",
+    "usage",
+    "used",
+    "index",
+    "kind",
+    "label",
+    "scope",
+    "scopes",
+    "method",
+    "methods",
+    "mode",
+    "source",
+    "tokens",
+    "strength",
+    "valid",
+    "invalid",
+    "changed",
+    "updated",
+    "created",
+    "reset",
+    "rotation",
+    "provider",
+    "store",
+    "manager",
+    "backend",
+    "class",
+    "regex",
+    "pattern",
+    "rules",
+    "algorithm",
+    "algo",
+    "location",
+    "ref",
+];
+/// First words that make a key a boolean or a question about a secret, not the secret.
+const NON_SECRET_FIRST: &[&str] = &[
+    "is", "has", "use", "needs", "should", "num", "n", "max", "min",
+];
+/// Fragments that, anywhere in the joined lower-case key, mark it as holding a secret.
+const SECRET_FRAGMENTS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "authorization",
+    "cookie",
+    "credential",
+    "sessionid",
+    "sessionkey",
+    "signingkey",
+    "encryptionkey",
+    "authkey",
+    "masterkey",
+];
+
+/// Split a key into lower-case words: separators and camelCase boundaries both count, so
+/// `clientSecret`, `client-secret`, `CLIENT_SECRET` and `client.secret` all give `client secret`.
+fn key_words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for ch in name.chars() {
+        if !ch.is_alphanumeric() {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if ch.is_uppercase() && prev_lower && !cur.is_empty() {
+            words.push(std::mem::take(&mut cur));
+        }
+        prev_lower = ch.is_lowercase() || ch.is_ascii_digit();
+        cur.extend(ch.to_lowercase());
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+/// Does a field or parameter with this name hold a secret? Matches on normalized compound
+/// names (`api_token`, `clientSecret`, `X-Api-Key`, `DB_PASSWORD`), not a fixed list of exact
+/// names, and rejects names that only talk about a secret (`token_count`, `password_hint`).
+pub fn is_sensitive_key(name: &str) -> bool {
+    if name.len() > 128 {
+        return false;
+    }
+    let words = key_words(name);
+    let Some(last) = words.last() else {
+        return false;
+    };
+    let joined: String = words.concat();
+    if NON_SECRET_LAST.contains(&last.as_str()) {
+        return false;
+    }
+    if words.len() > 1 && NON_SECRET_FIRST.contains(&words[0].as_str()) {
+        return false;
+    }
+    // A token's or client's id is an identifier; a session id is a bearer credential.
+    if last == "id" && !joined.ends_with("sessionid") {
+        return false;
+    }
+    if words
+        .iter()
+        .any(|w| w.starts_with("tokeniz") || w == "secretary" || w == "secretariat")
+    {
+        return false;
+    }
+    if SECRET_FRAGMENTS.iter().any(|f| joined.contains(f)) {
+        return true;
+    }
+    // `auth` alone or as the last word (`basic_auth`, `proxy_auth`) carries credentials;
+    // `author`, `oauth_provider` and friends do not.
+    last == "auth"
+        || (last == "key"
+            && words.len() > 1
+            && (words[0] == "x" || words.contains(&"api".to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_known_answer() {
+        // zlib.crc32(b"123456789") == 0xCBF43926, the standard check value.
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn base62_pads_and_orders() {
+        assert_eq!(base62(0, 6), b"000000");
+        assert_eq!(base62(61, 2), b"0z");
+        assert_eq!(base62(62, 2), b"10");
+        assert_eq!(base62(u32::MAX, 6), b"4gfFC3");
+    }
+
+    #[test]
+    fn github_checksum_round_trip() {
+        let random = b"abcdefghijklmnopqrstuvwxyz0123";
+        let mut tok = b"ghp_".to_vec();
+        tok.extend_from_slice(random);
+        tok.extend_from_slice(&base62(crc32(random), 6));
+        assert!(github_checksum_ok(&tok));
+        let last = tok.len() - 1;
+        tok[last] = if tok[last] == b'A' { b'B' } else { b'A' };
+        assert!(!github_checksum_ok(&tok));
+    }
+
+    #[test]
+    fn jwt_header() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let tok = format!("{header}.eyJzdWIiOiIxIn0.c2ln");
+        assert!(jwt_header_ok(tok.as_bytes()));
+        let not = URL_SAFE_NO_PAD.encode(br#"{"name":"x"}"#);
+        assert!(!jwt_header_ok(
+            format!("{not}.eyJzdWIiOiIxIn0.c2ln").as_bytes()
+        ));
+    }
+
+    #[test]
+    fn sensitive_keys() {
+        for k in [
+            "password",
+            "passwd",
+            "DB_PASSWORD",
+            "api_token",
+            "apiToken",
+            "client_secret",
+            "clientSecret",
+            "x-api-key",
+            "X-Api-Key",
+            "apikey",
+            "access_token",
+            "refresh_token",
+            "authorization",
+            "Cookie",
+            "set-cookie",
+            "private_key",
+            "aws_secret_access_key",
+            "session_id",
+            "basic_auth",
+            "auth",
+            "secret",
+            "github.token",
+        ] {
+            assert!(is_sensitive_key(k), "{k} should be sensitive");
+        }
+        for k in [
+            "max_tokens",
+            "token_count",
+            "token_type",
+            "password_reset_url",
+            "secret_name",
+            "is_secret",
+            "tokenizer",
+            "client_id",
+            "token_id",
+            "author",
+            "username",
+            "expires_in",
+            "prompt_tokens",
+            "user",
+            "keyboard",
+            "",
+        ] {
+            assert!(!is_sensitive_key(k), "{k} should not be sensitive");
+        }
+    }
+
+    #[test]
+    fn placeholders() {
+        for v in [
+            &b""[..],
+            b"null",
+            b"None",
+            b"***",
+            b"${DB_PASS}",
+            b"[REDACTED:x]",
+            b"xxxx",
+        ] {
+            assert!(is_placeholder(v));
+        }
+        assert!(!is_placeholder(b"hunter2"));
+    }
+}
