@@ -121,6 +121,12 @@ fn secrets_dict(
     Ok(d.unbind())
 }
 
+/// An awaitable of a unit result resolves to `None` (not `()`, which would become an empty tuple).
+fn resolved_none(py: Python<'_>, result: CoreResult<()>) -> PyResult<Py<PyAny>> {
+    result?;
+    Ok(py.None())
+}
+
 /// Turn a core result into the value an awaitable resolves to.
 fn resolved<T>(py: Python<'_>, result: CoreResult<T>) -> PyResult<Py<PyAny>>
 where
@@ -270,7 +276,7 @@ impl Vault {
         spawn(
             py,
             async move { v.aput(&name, secret.expose(), ttl.0).await },
-            resolved,
+            resolved_none,
         )
     }
 
@@ -303,7 +309,7 @@ impl Vault {
                 .collect();
             v.aput_many(&refs, ttl.0).await
         };
-        spawn(py, work, resolved)
+        spawn(py, work, resolved_none)
     }
 
     fn get(&self, py: Python<'_>, name: &str) -> PyResult<Option<Secret>> {
