@@ -86,3 +86,13 @@ def decrypt_error_is_clean(exc: BaseException, *forbidden: bytes) -> None:
             assert repr(data) not in shown
             text = data.decode("latin-1")
             assert text not in shown or text in DECRYPTION_FAILED
+
+
+def redis_key(ring: keyseal.Keyring, prefix: str, namespace: str, name: str) -> bytes:
+    """The documented opaque Redis key of ``name`` (README, "Redis key names"), computed independently."""
+    name_key = parse_export(ring.export()).name_key
+    ns = namespace.encode()
+    ns_tag = hmac.new(name_key, b"keyseal ns\0" + ns, hashlib.sha256).digest()[:8]
+    msg = b"keyseal name\0" + len(ns).to_bytes(4, "big") + ns + name.encode()
+    name_tag = hmac.new(name_key, msg, hashlib.sha256).digest()[:16]
+    return f"{prefix}:{b64e(ns_tag)}:{b64e(name_tag)}".encode()
