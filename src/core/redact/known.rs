@@ -2,10 +2,11 @@
 
 use std::sync::{Arc, RwLock};
 
-use aho_corasick::{AhoCorasick, MatchKind};
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use zeroize::Zeroizing;
+
+use super::prefilter::SampledFinder;
 
 /// Shorter values would collide with ordinary words and numbers.
 pub const MIN_KNOWN_LEN: usize = 6;
@@ -14,9 +15,9 @@ const MIN_B64_FRAGMENT: usize = 10;
 
 /// One compiled snapshot of the set. Rebuilt lazily on the first search after a change, so a
 /// burst of `add_secret` calls costs one build. The automaton keeps its own copy of the
-/// patterns, which cannot be wiped: see docs/redaction.md.
+/// patterns, which are not wiped: see docs/redaction.md.
 pub struct KnownMatcher {
-    ac: AhoCorasick,
+    finder: SampledFinder,
     /// Per pattern: it is a base64 fragment, so the match is widened to the whole base64 run
     /// around it (the fragment's edge characters also carry bits of the secret).
     base64: Vec<bool>,
@@ -25,9 +26,9 @@ pub struct KnownMatcher {
 impl KnownMatcher {
     /// Push `(start, end)` for every occurrence of a known value in `text`.
     pub fn find(&self, text: &[u8], out: &mut Vec<(usize, usize)>) {
-        for m in self.ac.find_iter(text) {
-            let (mut s, mut e) = (m.start(), m.end());
-            if self.base64[m.pattern().as_usize()] {
+        self.finder.for_each(text, |pid, start, end| {
+            let (mut s, mut e) = (start, end);
+            if self.base64[pid] {
                 while s > 0 && is_b64(text[s - 1]) {
                     s -= 1;
                 }
@@ -36,7 +37,7 @@ impl KnownMatcher {
                 }
             }
             out.push((s, e));
-        }
+        });
     }
 }
 
@@ -153,11 +154,8 @@ fn build(values: &[Zeroizing<Vec<u8>>]) -> Option<KnownMatcher> {
             base64.push(b);
         }
     }
-    let ac = AhoCorasick::builder()
-        .match_kind(MatchKind::LeftmostLongest)
-        .build(patterns.iter().map(|p| p.as_slice()))
-        .ok()?;
-    Some(KnownMatcher { ac, base64 })
+    let finder = SampledFinder::new(patterns.iter().map(|p| p.to_vec()).collect());
+    Some(KnownMatcher { finder, base64 })
 }
 
 /// RFC 3986 percent-encoding of everything outside the unreserved set; `form` writes space as

@@ -7,13 +7,13 @@
 
 pub mod checks;
 pub mod known;
+pub mod prefilter;
 pub mod rules;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
-use aho_corasick::{AhoCorasick, MatchKind};
 use hmac::{Hmac, KeyInit, Mac};
 use regex_automata::meta::Regex;
 use regex_automata::util::captures::Captures;
@@ -25,6 +25,7 @@ use zeroize::Zeroizing;
 pub use checks::is_sensitive_key;
 use checks::{github_checksum_ok, is_placeholder, jwt_header_ok};
 use known::KnownSet;
+use prefilter::AnchorFinder;
 use rules::{Check, CATALOGUE};
 
 /// The rule id reported for registered values.
@@ -160,7 +161,7 @@ struct Span {
 
 pub struct Redactor {
     rules: Vec<Rule>,
-    anchors: Option<AhoCorasick>,
+    anchors: Option<AnchorFinder>,
     anchor_info: Vec<Anchor>,
     /// Custom rules without anchors: run over the whole input.
     full_scan: Vec<usize>,
@@ -285,13 +286,9 @@ impl Redactor {
         let anchors = if anchor_info.is_empty() {
             None
         } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .ascii_case_insensitive(true)
-                    .build(anchor_info.iter().map(|a| a.bytes.as_slice()))
-                    .map_err(|_| RedactError::BadArgument("anchors do not compile"))?,
-            )
+            Some(AnchorFinder::new(
+                anchor_info.iter().map(|a| a.bytes.clone()).collect(),
+            ))
         };
         Ok(Self {
             rules,
@@ -406,9 +403,21 @@ impl Redactor {
         (found, end)
     }
 
+    /// The replacement this redactor's mode gives `secret` under `rule_id` (used for whole
+    /// values of sensitive fields, which no rule matched).
+    pub fn mask(&self, rule_id: &str, secret: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(rule_id.len() + 32);
+        self.render_id(&mut out, rule_id, secret);
+        out
+    }
+
     fn render(&self, out: &mut Vec<u8>, rule: usize, secret: &[u8]) {
+        self.render_id(out, &self.rules[rule].id, secret);
+    }
+
+    fn render_id(&self, out: &mut Vec<u8>, rule_id: &str, secret: &[u8]) {
         out.extend_from_slice(b"[REDACTED:");
-        out.extend_from_slice(self.rules[rule].id.as_bytes());
+        out.extend_from_slice(rule_id.as_bytes());
         match &self.mode {
             Mode::Mask => {}
             Mode::Partial { tail } => {
@@ -442,16 +451,16 @@ impl Redactor {
         let mut spans: Vec<Span> = Vec::new();
         if let Some(ac) = &self.anchors {
             let mut state = ScanState::default();
-            for m in ac.find_overlapping_iter(data) {
-                let info = &self.anchor_info[m.pattern().as_usize()];
-                let exact = &data[m.start()..m.end()] == info.bytes.as_slice();
+            ac.for_each(data, |id, start, end| {
+                let info = &self.anchor_info[id];
+                let exact = &data[start..end] == info.bytes.as_slice();
                 for &(ri, cs) in &info.rules {
                     if cs && !exact {
                         continue;
                     }
-                    self.try_rule(ri, data, m.start(), m.end(), &mut spans, &mut state);
+                    self.try_rule(ri, data, start, end, &mut spans, &mut state);
                 }
-            }
+            });
         }
         for &ri in &self.full_scan {
             let rule = &self.rules[ri];
@@ -522,7 +531,27 @@ impl Redactor {
             }
             return;
         };
-        let win_start = a_start.saturating_sub(rule.back);
+        // A key name is walked back by hand to its first character, so the pair regex can
+        // run anchored there instead of searching a window for where the key begins.
+        let key_value = rule.check == Check::KeyValue;
+        let win_start = if key_value {
+            let mut k = a_start;
+            while k > 0
+                && a_start - k < rule.back
+                && (data[k - 1].is_ascii_alphanumeric()
+                    || matches!(data[k - 1], b'_' | b'.' | b'-'))
+            {
+                k -= 1;
+            }
+            k
+        } else {
+            a_start.saturating_sub(rule.back)
+        };
+        let anchored = rule.anchored || key_value;
+        if key_value && !pair_follows(data, win_start, a_end) {
+            state.cover(ri, a_end);
+            return;
+        }
         let win_end = (a_start + rule.fwd).max(a_end).min(data.len());
         let caps = state.captures(ri, re);
         let mut pos = win_start;
@@ -550,7 +579,7 @@ impl Redactor {
                 state.cover(ri, m.end());
                 return;
             }
-            if rule.anchored {
+            if anchored {
                 return;
             }
             pos = if m.end() > m.start() {
@@ -688,6 +717,33 @@ impl Rule {
         }
         Some((s, e))
     }
+}
+
+/// Cheap test before the pair regex: after the key (`data[key_start..]` through `anchor_end` and
+/// any further key characters) comes an optional quote, a little space and `:` or `=`, and
+/// the key is sensitive. Prose like "the token was refused" stops here.
+fn pair_follows(data: &[u8], key_start: usize, anchor_end: usize) -> bool {
+    let key_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    let mut j = anchor_end;
+    while j < data.len() && j - key_start < 96 && key_char(data[j]) {
+        j += 1;
+    }
+    let key_end = j;
+    if j < data.len() && data[j] == b'\\' {
+        j += 1;
+    }
+    if j < data.len() && matches!(data[j], b'"' | b'\'') {
+        j += 1;
+    }
+    let mut spaces = 0;
+    while j < data.len() && spaces < 4 && matches!(data[j], b' ' | b'\t') {
+        j += 1;
+        spaces += 1;
+    }
+    if j >= data.len() || !matches!(data[j], b':' | b'=') {
+        return false;
+    }
+    std::str::from_utf8(&data[key_start..key_end]).is_ok_and(is_sensitive_key)
 }
 
 /// The password in `scheme://user:password@host`. Done by hand because `://` is in almost
