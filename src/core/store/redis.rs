@@ -702,8 +702,15 @@ fn classify(e: &RedisError) -> StoreErrorKind {
     if e.is_timeout() {
         return StoreErrorKind::Timeout;
     }
+    // A pipeline's server errors carry their codes one level down (`code()` is None there).
+    let auth_code = |c: &str| matches!(c, "NOAUTH" | "WRONGPASS" | "NOPERM");
+    let pipeline_auth = e
+        .clone()
+        .into_server_errors()
+        .is_some_and(|errs| errs.iter().any(|(_, se)| auth_code(se.code())));
     if e.kind() == ErrorKind::AuthenticationFailed
-        || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+        || e.code().is_some_and(auth_code)
+        || pipeline_auth
     {
         return StoreErrorKind::Auth;
     }
