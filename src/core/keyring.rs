@@ -136,6 +136,15 @@ fn check_passphrase(passphrase: &str) -> Result<()> {
             "passphrase too weak: it repeats too few distinct characters",
         ));
     }
+    // A short pattern typed over and over ("qwertyqwerty") is as weak as the pattern itself.
+    let all: Vec<char> = passphrase.chars().collect();
+    let period =
+        (1..=all.len() / 2).find(|&p| all.len() % p == 0 && all.chunks(p).all(|c| c == &all[..p]));
+    if period.is_some_and(|p| p < MIN_PASSPHRASE_CHARS) {
+        return Err(CoreError::config(
+            "passphrase too weak: it repeats a short pattern",
+        ));
+    }
     let lower = passphrase.to_lowercase();
     const COMMON: [&str; 8] = [
         "password",
@@ -428,6 +437,9 @@ mod tests {
             "aaaaaaaaaaaaaaaa",
             "Password123!!",
             "ababababababab",
+            "passwordpassword",
+            "qwertyqwerty",
+            "123456123456",
         ] {
             assert!(
                 Keyring::from_passphrase(weak, salt, cheap()).is_err(),
