@@ -138,8 +138,8 @@ fn check_passphrase(passphrase: &str) -> Result<()> {
     }
     // A short pattern typed over and over ("qwertyqwerty") is as weak as the pattern itself.
     let all: Vec<char> = passphrase.chars().collect();
-    let period =
-        (1..=all.len() / 2).find(|&p| all.len() % p == 0 && all.chunks(p).all(|c| c == &all[..p]));
+    let period = (1..=all.len() / 2)
+        .find(|&p| all.len().is_multiple_of(p) && all.chunks(p).all(|c| c == &all[..p]));
     if period.is_some_and(|p| p < MIN_PASSPHRASE_CHARS) {
         return Err(CoreError::config(
             "passphrase too weak: it repeats a short pattern",
