@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import keyseal
 from _vaults import DECRYPTION_FAILED, build_export, decrypt_error_is_clean, key_id, parse_export
@@ -407,3 +409,43 @@ def test_large_str_payload_round_trips() -> None:
     ring = Keyring.generate()
     text = "é" * (1 << 19) + "end"
     assert ring.open(ring.seal(text)).decode() == text
+
+
+# ---------------------------------------------------------------------------------------------
+# properties
+
+_RING = Keyring.generate().rotated()
+_KEY = primary_key(_RING)
+
+
+@settings(max_examples=200, deadline=None)
+@given(plaintext=st.binary(max_size=512), context=st.binary(max_size=64))
+def test_property_round_trip_and_interop(plaintext: bytes, context: bytes) -> None:
+    env = _RING.seal(plaintext, context=context)
+    assert _RING.open(env, context=context) == plaintext
+    assert third_party_open(_KEY, env, context) == plaintext
+    assert _RING.open(third_party_seal(_KEY, plaintext, context), context=context) == plaintext
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    plaintext=st.binary(max_size=128),
+    context=st.binary(max_size=32),
+    data=st.data(),
+)
+def test_property_any_byte_change_is_refused(plaintext: bytes, context: bytes, data: st.DataObject) -> None:
+    env = bytearray(_RING.seal(plaintext, context=context))
+    i = data.draw(st.integers(0, len(env) - 1))
+    delta = data.draw(st.integers(1, 255))
+    env[i] ^= delta
+    with pytest.raises(DecryptionError) as info:
+        _RING.open(bytes(env), context=context)
+    assert str(info.value) == DECRYPTION_FAILED
+
+
+@settings(max_examples=200, deadline=None)
+@given(context=st.binary(max_size=32), other=st.binary(max_size=32))
+def test_property_other_context_is_refused(context: bytes, other: bytes) -> None:
+    assume(context != other)
+    with pytest.raises(DecryptionError):
+        _RING.open(_RING.seal(b"value", context=context), context=other)

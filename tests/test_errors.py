@@ -318,14 +318,17 @@ def test_silent_server_times_out(ring: Keyring, redis_blackhole: Any) -> None:
 
 
 @pytest.mark.redis
-def test_silent_server_is_a_timeout_error(ring: Keyring, redis_blackhole: Any) -> None:
+def test_silent_server_put_fails_in_time(ring: Keyring, redis_blackhole: Any) -> None:
     v = Vault(redis_blackhole.url, keyring=ring, socket_timeout=0.5, socket_connect_timeout=0.5)
     try:
         started = time.perf_counter()
-        with pytest.raises(StoreTimeoutError) as info:
+        with pytest.raises(StoreError) as info:
             v.put("k", "v")
         assert time.perf_counter() - started < 2.0
-        assert isinstance(info.value, TimeoutError)
+        # a server that accepts but never answers is a timeout; one that never accepts may read
+        # as a failed connection: both are retryable store errors, never a hang
+        assert isinstance(info.value, StoreTimeoutError | StoreConnectionError)
+        assert isinstance(info.value, TimeoutError | ConnectionError)
     finally:
         v.close()
 
