@@ -432,3 +432,26 @@ def test_key_ids_returns_a_copy() -> None:
 def test_b64_helper_decodes_export() -> None:
     """Guard for the helper the interop tests rely on."""
     assert b64d(b64e(b"\x00\xff" * 20)) == b"\x00\xff" * 20
+
+
+def test_argon2_releases_the_gil() -> None:
+    """Other Python threads keep running while a passphrase is stretched."""
+    import threading
+
+    done = threading.Event()
+    result: list[Keyring] = []
+
+    def derive() -> None:
+        result.append(
+            Keyring.from_passphrase(PASSPHRASE, salt=SALT, memory_cost=65536, time_cost=2, parallelism=1)
+        )
+        done.set()
+
+    worker = threading.Thread(target=derive)
+    ticks = 0
+    worker.start()
+    while not done.is_set():
+        ticks += 1
+    worker.join()
+    assert len(result) == 1
+    assert ticks > 10_000, f"the main thread only ran {ticks} times: the GIL was held"
