@@ -11,6 +11,7 @@ import asyncio
 import math
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from keyseal import (
     RewrapProgress,
     Secret,
     StoreConnectionError,
+    StoreError,
     Vault,
 )
 
@@ -727,3 +729,32 @@ async def test_acl_user_runs_the_async_vault(redis_acl: Any) -> None:
         new.close()
     finally:
         e.cleanup()
+
+
+# ---------------------------------------------------------------------------------------------
+# the GIL
+
+
+def test_blocking_io_releases_the_gil(redis_blackhole: Any) -> None:
+    """While a call waits on a silent server, other Python threads keep running."""
+    v = Vault(redis_blackhole.url, keyring=Keyring.generate(), socket_timeout=0.5, socket_connect_timeout=0.5)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            v.get("k")
+        except StoreError as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=call)
+    ticks = 0
+    worker.start()
+    while not done.is_set():
+        ticks += 1
+    worker.join()
+    v.close()
+    assert len(errors) == 1
+    assert ticks > 10_000, f"the main thread only ran {ticks} times: the GIL was held during I/O"
