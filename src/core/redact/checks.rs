@@ -106,6 +106,13 @@ pub fn is_placeholder(value: &[u8]) -> bool {
             | b"secret"
             | b"password"
             | b"token"
+            // Code, not values: minified JavaScript assigns functions to `secretSauce=`.
+            | b"function"
+            | b"new"
+            | b"this"
+            | b"void"
+            | b"typeof"
+            | b"return"
     )
 }
 
@@ -191,7 +198,6 @@ const SECRET_FRAGMENTS: &[&str] = &[
     "password",
     "passwd",
     "passphrase",
-    "pwd",
     "secret",
     "token",
     "apikey",
@@ -265,6 +271,10 @@ pub fn is_sensitive_key(name: &str) -> bool {
     if SECRET_FRAGMENTS.iter().any(|f| joined.contains(f)) {
         return true;
     }
+    // Short fragments only as whole words: `db_pwd` yes, base64 noise like `IjPwDYQ` no.
+    if words.iter().any(|w| w == "pwd" || w == "passwd") {
+        return true;
+    }
     // `auth` alone or as the last word (`basic_auth`, `proxy_auth`) carries credentials;
     // `author`, `oauth_provider` and friends do not.
     last == "auth"
@@ -321,6 +331,7 @@ mod tests {
             "password",
             "passwd",
             "DB_PASSWORD",
+            "db_pwd",
             "api_token",
             "apiToken",
             "client_secret",
@@ -359,6 +370,7 @@ mod tests {
             "prompt_tokens",
             "user",
             "keyboard",
+            "IjPwDYQ",
             "",
         ] {
             assert!(!is_sensitive_key(k), "{k} should not be sensitive");

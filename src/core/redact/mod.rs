@@ -694,6 +694,10 @@ impl Rule {
                 if is_placeholder(inner) {
                     return None;
                 }
+                // `password = getpass()`: an unquoted value followed by `(` is a call.
+                if !quoted && data.get(e) == Some(&b'(') {
+                    return None;
+                }
                 let key_quoted = self
                     .group_q
                     .and_then(|g| caps.get_group(g))
@@ -724,6 +728,10 @@ impl Rule {
 /// the key is sensitive. Prose like "the token was refused" stops here.
 fn pair_follows(data: &[u8], key_start: usize, anchor_end: usize) -> bool {
     let key_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    // Inside a base64 run (`...+IjPwDYQ==`) there is no key.
+    if key_start > 0 && matches!(data[key_start - 1], b'+' | b'/') {
+        return false;
+    }
     let mut j = anchor_end;
     while j < data.len() && j - key_start < 96 && key_char(data[j]) {
         j += 1;

@@ -111,6 +111,7 @@ fn hard_negatives_are_left_alone() {
         "password_reset_url=https://example.com/reset",
         "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
         "function(e){return e.token?e.token:null}var t=\"password\";",
+        "var password_min=8,secretSauce=function(a){return a*2};token=getToken(x)",
         "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ\n-----END CERTIFICATE-----",
         "https://example.com:8443/path?q=1",
         "password=None token=null secret=",
