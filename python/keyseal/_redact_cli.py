@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 from keyseal._native import Redactor
 
@@ -67,7 +67,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _engine(args: argparse.Namespace, mode: str = "mask") -> Redactor:
+def _engine(args: argparse.Namespace, mode: Literal["mask", "partial"] = "mask") -> Redactor:
     engine = Redactor(mode=mode, disable=list(args.disable))
     if args.secrets_file:
         with open(args.secrets_file, "rb") as fh:
