@@ -758,3 +758,43 @@ def test_blocking_io_releases_the_gil(redis_blackhole: Any) -> None:
     v.close()
     assert len(errors) == 1
     assert ticks > 10_000, f"the main thread only ran {ticks} times: the GIL was held during I/O"
+
+
+# ---------------------------------------------------------------------------------------------
+# unix sockets
+
+
+def test_unix_socket(redis_plain: Any) -> None:
+    if redis_plain.unix_url is None:
+        pytest.skip("the fixture's socket path is too long for sun_path")
+    ring = Keyring.generate()
+    prefix = "u" + uuid.uuid4().hex[:12]
+    via_unix = Vault(redis_plain.unix_url, keyring=ring, key_prefix=prefix, namespace="unix")
+    via_tcp = Vault(redis_plain.url, keyring=ring, key_prefix=prefix, namespace="unix")
+    try:
+        via_unix.put("k", "over the socket", ttl=60)
+        assert via_tcp.get("k") == "over the socket"  # the same server
+        assert via_unix.get("k") == "over the socket"
+        left = via_unix.ttl("k")
+        assert left is not None
+        assert 58 < left <= 60
+        assert str(redis_plain.unix_path) in repr(via_unix)
+        assert via_unix.rewrap() == 0
+        assert via_unix.delete("k") is True
+        assert via_tcp.get("k") is None
+    finally:
+        via_unix.close()
+        via_tcp.close()
+
+
+@pytest.mark.asyncio
+async def test_unix_socket_async(redis_plain: Any) -> None:
+    if redis_plain.unix_url is None:
+        pytest.skip("the fixture's socket path is too long for sun_path")
+    v = Vault(redis_plain.unix_url, keyring=Keyring.generate(), key_prefix="u" + uuid.uuid4().hex[:12])
+    try:
+        await v.aput("k", "v")
+        assert await v.aget("k") == "v"
+        assert await v.adelete("k") is True
+    finally:
+        v.close()
