@@ -106,7 +106,7 @@ impl Redactor {
             return Ok(self.redact_pystr(s)?.into_any());
         }
         if let Ok(b) = obj.cast::<PyBytes>() {
-            return Ok(self.redact_pybytes(b).into_any());
+            return Ok(self.redact_pybytes(b)?.into_any());
         }
         let is_container = obj.is_instance_of::<PyDict>()
             || obj.is_instance_of::<PyList>()
@@ -212,22 +212,22 @@ impl Redactor {
         })
     }
 
-    fn redact_pybytes<'py>(&self, b: &Bound<'py, PyBytes>) -> Bound<'py, PyBytes> {
+    fn redact_pybytes<'py>(&self, b: &Bound<'py, PyBytes>) -> PyResult<Bound<'py, PyBytes>> {
         let data = b.as_bytes();
         let core = self.core();
-        let work = || match core.redact(data) {
-            Cow::Borrowed(_) => None,
-            Cow::Owned(o) => Some(o),
-        };
-        let out = if data.len() >= DETACH_THRESHOLD {
-            b.py().detach(work)
+        let plan = if data.len() >= DETACH_THRESHOLD {
+            b.py().detach(|| core.plan(data))
         } else {
-            work()
+            core.plan(data)
         };
-        match out {
-            None => b.clone(),
-            Some(o) => PyBytes::new(b.py(), &o),
+        if plan.is_empty() {
+            return Ok(b.clone());
         }
+        // Written straight into the new bytes object: one copy of a large payload, not two.
+        PyBytes::new_with(b.py(), plan.out_len(), |out| {
+            plan.write(data, out);
+            Ok(())
+        })
     }
 }
 
@@ -364,7 +364,7 @@ impl Redactor {
                 type_name(data)
             ))
         })?;
-        Ok(self.redact_pybytes(b))
+        self.redact_pybytes(b)
     }
 
     /// A redacted copy of nested dicts, lists, tuples and sets; the input is never changed.

@@ -247,40 +247,78 @@ pub fn is_sensitive_key(name: &str) -> bool {
     if name.len() > 128 {
         return false;
     }
-    let words = key_words(name);
-    let Some(last) = words.last() else {
+    if !name.is_ascii() {
+        let words = key_words(name);
+        let joined: String = words.concat();
+        let refs: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        return decide(joined.as_bytes(), &refs);
+    }
+    // ASCII keys (nearly all of them) are split on the stack: this runs for every
+    // `token`/`password` word the scanner meets, so it must not allocate.
+    let mut joined = [0u8; 128];
+    let mut n = 0;
+    let mut starts = [0usize; 65];
+    let mut nw = 0;
+    let mut in_word = false;
+    let mut prev_lower = false;
+    for &c in name.as_bytes() {
+        if !c.is_ascii_alphanumeric() {
+            in_word = false;
+            prev_lower = false;
+            continue;
+        }
+        if (!in_word || (c.is_ascii_uppercase() && prev_lower)) && nw < 64 {
+            starts[nw] = n;
+            nw += 1;
+        }
+        in_word = true;
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        joined[n] = c.to_ascii_lowercase();
+        n += 1;
+    }
+    starts[nw] = n;
+    let mut words: [&[u8]; 64] = [&[]; 64];
+    for i in 0..nw {
+        words[i] = &joined[starts[i]..starts[i + 1]];
+    }
+    decide(&joined[..n], &words[..nw])
+}
+
+fn decide(joined: &[u8], words: &[&[u8]]) -> bool {
+    let Some(&last) = words.last() else {
         return false;
     };
-    let joined: String = words.concat();
-    if NON_SECRET_LAST.contains(&last.as_str()) {
+    let is = |w: &[u8], s: &str| w == s.as_bytes();
+    if NON_SECRET_LAST.iter().any(|s| is(last, s)) {
         return false;
     }
-    if words.len() > 1 && NON_SECRET_FIRST.contains(&words[0].as_str()) {
+    if words.len() > 1 && NON_SECRET_FIRST.iter().any(|s| is(words[0], s)) {
         return false;
     }
     // A token's or client's id is an identifier; a session id is a bearer credential.
-    if last == "id" && !joined.ends_with("sessionid") {
+    if is(last, "id") && !joined.ends_with(b"sessionid") {
         return false;
     }
     if words
         .iter()
-        .any(|w| w.starts_with("tokeniz") || w == "secretary" || w == "secretariat")
+        .any(|w| w.starts_with(b"tokeniz") || is(w, "secretary") || is(w, "secretariat"))
     {
         return false;
     }
-    if SECRET_FRAGMENTS.iter().any(|f| joined.contains(f)) {
+    let contains = |f: &str| joined.windows(f.len()).any(|w| w == f.as_bytes());
+    if SECRET_FRAGMENTS.iter().any(|f| contains(f)) {
         return true;
     }
     // Short fragments only as whole words: `db_pwd` yes, base64 noise like `IjPwDYQ` no.
-    if words.iter().any(|w| w == "pwd" || w == "passwd") {
+    if words.iter().any(|w| is(w, "pwd") || is(w, "passwd")) {
         return true;
     }
     // `auth` alone or as the last word (`basic_auth`, `proxy_auth`) carries credentials;
     // `author`, `oauth_provider` and friends do not.
-    last == "auth"
-        || (last == "key"
+    is(last, "auth")
+        || (is(last, "key")
             && words.len() > 1
-            && (words[0] == "x" || words.contains(&"api".to_string())))
+            && (is(words[0], "x") || words.iter().any(|w| is(w, "api"))))
 }
 
 #[cfg(test)]
@@ -351,6 +389,7 @@ mod tests {
             "auth",
             "secret",
             "github.token",
+            "mot_de_passe_password_été",
         ] {
             assert!(is_sensitive_key(k), "{k} should be sensitive");
         }
@@ -371,6 +410,7 @@ mod tests {
             "user",
             "keyboard",
             "IjPwDYQ",
+            "kléber_name",
             "",
         ] {
             assert!(!is_sensitive_key(k), "{k} should not be sensitive");

@@ -143,6 +143,7 @@ struct Rule {
     /// Context rules (key names, headers, URLs) yield to a specific token format when both
     /// cover the same text, so the mask names the format.
     generic: bool,
+    header_like: bool,
 }
 
 struct Anchor {
@@ -337,6 +338,21 @@ impl Redactor {
         Cow::Owned(out)
     }
 
+    /// The replacements for `data`, rendered, without building the output: lets a caller write
+    /// the result straight into memory it owns (the binding writes into a Python `bytes`).
+    pub fn plan(&self, data: &[u8]) -> Plan {
+        let spans = self.spans(data);
+        let mut masks = Vec::with_capacity(spans.len());
+        let mut out_len = data.len();
+        for sp in &spans {
+            let mut m = Vec::with_capacity(32);
+            self.render(&mut m, sp.rule, &data[sp.start..sp.end]);
+            out_len = out_len - (sp.end - sp.start) + m.len();
+            masks.push((sp.start, sp.end, m));
+        }
+        Plan { masks, out_len }
+    }
+
     /// Convenience for text: the output is valid UTF-8 because spans are widened to character
     /// boundaries and masks are ASCII.
     pub fn redact_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
@@ -518,6 +534,16 @@ impl Redactor {
         if a_start < state.covered(ri) {
             return;
         }
+        // Header-style rules need `:`/`=`/a quote or space right after their word; prose
+        // ("bearer of", "cookies") stops here, before any regex work.
+        let next = data.get(a_end).copied().unwrap_or(b'\n');
+        if rule.header_like
+            && !(matches!(next, b' ' | b'\t')
+                || (&*rule.id != "bearer_token" && matches!(next, b'"' | b'\'' | b':' | b'=')))
+        {
+            state.cover(ri, a_end);
+            return;
+        }
         let Some(re) = &rule.regex else {
             if rule.check == Check::UrlPassword {
                 if let Some((s, e)) = url_password(data, a_start) {
@@ -594,6 +620,37 @@ impl Redactor {
     }
 }
 
+/// Replacements computed by `Redactor::plan`.
+pub struct Plan {
+    masks: Vec<(usize, usize, Vec<u8>)>,
+    out_len: usize,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.masks.is_empty()
+    }
+    /// Length of the redacted output.
+    pub fn out_len(&self) -> usize {
+        self.out_len
+    }
+    /// Write the redacted form of `data` (the input given to `plan`) into `out`, which must
+    /// be exactly `out_len()` bytes.
+    pub fn write(&self, data: &[u8], out: &mut [u8]) {
+        let mut last = 0;
+        let mut pos = 0;
+        for (s, e, m) in &self.masks {
+            let gap = s - last;
+            out[pos..pos + gap].copy_from_slice(&data[last..*s]);
+            pos += gap;
+            out[pos..pos + m.len()].copy_from_slice(m);
+            pos += m.len();
+            last = *e;
+        }
+        out[pos..].copy_from_slice(&data[last..]);
+    }
+}
+
 /// Per-call scratch: capture buffers and how far each rule has already matched.
 #[derive(Default)]
 struct ScanState {
@@ -631,6 +688,7 @@ impl Rule {
             None => (None, None, None, None),
         };
         let generic = GENERIC_RULES.contains(&&*id);
+        let header_like = matches!(&*id, "http_authorization" | "http_cookie" | "bearer_token");
         Rule {
             id,
             regex,
@@ -643,6 +701,7 @@ impl Rule {
             group_q: q,
             group_sep: sep,
             generic,
+            header_like,
         }
     }
 

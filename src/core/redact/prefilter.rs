@@ -20,7 +20,7 @@ fn fold(b: u8) -> usize {
 /// All anchors found at every position (overlapping), compared ignoring ASCII case; callers
 /// re-check case where a rule wants it.
 pub struct AnchorFinder {
-    bits: Vec<u64>,
+    table: Box<[u8; TRIGRAM_SIZE]>,
     /// CSR buckets: anchors whose first three folded bytes hash to `h` are
     /// `ids[offsets[h]..offsets[h + 1]]`.
     offsets: Vec<u32>,
@@ -51,19 +51,19 @@ impl AnchorFinder {
                 }
             }
         }
-        let mut bits = vec![0u64; TRIGRAM_SIZE / 64];
+        let mut table = Box::new([0u8; TRIGRAM_SIZE]);
         let mut offsets = Vec::with_capacity(TRIGRAM_SIZE + 1);
         let mut ids = Vec::new();
         for (h, b) in buckets.iter().enumerate() {
             offsets.push(ids.len() as u32);
             if !b.is_empty() {
-                bits[h / 64] |= 1 << (h % 64);
+                table[h] = 1;
                 ids.extend_from_slice(b);
             }
         }
         offsets.push(ids.len() as u32);
         Self {
-            bits,
+            table,
             offsets,
             ids,
             anchors,
@@ -77,16 +77,24 @@ impl AnchorFinder {
         if n == 0 {
             return;
         }
-        // Positions near the end have fewer than three bytes: pad the rolling hash with a fold
-        // value and let the exact check sort it out, so short anchors at the very end count.
-        let at = |i: usize| if i < n { fold(data[i]) } else { 0 };
-        let mut h = (at(0) << 5) | at(1);
-        for i in 0..n {
-            h = ((h << 5) | at(i + 2)) & (TRIGRAM_SIZE - 1);
-            if self.bits[h >> 6] & (1 << (h & 63)) == 0 {
-                continue;
+        // Each position's trigram is computed on its own (no hash carried from one byte to the
+        // next), so the CPU overlaps the work of neighbouring positions; the table is a byte
+        // array small enough for L1 and indexed without bounds checks.
+        let table: &[u8; TRIGRAM_SIZE] = &self.table;
+        for (k, w) in data.windows(3).enumerate() {
+            let h = ((fold(w[0]) << 10) | (fold(w[1]) << 5) | fold(w[2])) & (TRIGRAM_SIZE - 1);
+            if table[h] != 0 {
+                self.check(data, k, h, &mut hit);
             }
-            self.check(data, i, h, &mut hit);
+        }
+        // The last two positions have fewer than three bytes: pad with fold 0 (anchors shorter
+        // than three bytes are entered under every fold) and let the exact check decide.
+        for i in n.saturating_sub(2)..n {
+            let at = |j: usize| if j < n { fold(data[j]) } else { 0 };
+            let h = (at(i) << 10) | (at(i + 1) << 5) | at(i + 2);
+            if self.table[h] != 0 {
+                self.check(data, i, h, &mut hit);
+            }
         }
     }
 

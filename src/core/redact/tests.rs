@@ -476,6 +476,10 @@ fn pseudo_random_input_never_panics_and_round_trips() {
         let len = (rng.next() % 300) as usize;
         let data: Vec<u8> = (0..len).map(|_| rng.pick(alphabet)).collect();
         let out = r.redact(&data);
+        let plan = r.plan(&data);
+        let mut direct = vec![0u8; plan.out_len()];
+        plan.write(&data, &mut direct);
+        assert_eq!(direct.as_slice(), out.as_ref());
         let again = r.redact(&out);
         assert_eq!(
             out,
@@ -492,5 +496,40 @@ fn pseudo_random_input_never_panics_and_round_trips() {
             assert!(f.start >= prev && f.start < f.end && f.end <= data.len());
             prev = f.end;
         }
+    }
+}
+
+/// Throughput probe on a corpus written by bench/bench_redact.py; run with
+/// `cargo test --release --lib redact_speed -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn redact_speed() {
+    let Ok(data) = std::fs::read("/tmp/corpus32.bin") else {
+        return;
+    };
+    for (name, r) in [
+        ("all", redactor()),
+        (
+            "age only",
+            Redactor::new(Config {
+                disabled: CATALOGUE
+                    .iter()
+                    .filter(|d| d.id != "age_secret_key")
+                    .map(|d| d.id.to_owned())
+                    .collect(),
+                use_global_known: false,
+                ..Config::default()
+            })
+            .unwrap(),
+        ),
+    ] {
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let n = r.scan(&data).len();
+            best = best.min(t.elapsed().as_secs_f64());
+            assert!(n < data.len());
+        }
+        eprintln!("{name}: {:.0} MB/s", data.len() as f64 / best / 1e6);
     }
 }
