@@ -8,6 +8,8 @@ import io
 import logging
 import pickle
 import traceback
+import uuid
+from typing import Any
 
 import pytest
 
@@ -265,3 +267,42 @@ def test_vault_get_returns_a_secret() -> None:
     assert got == VALUE
     assert str(got) == MASK
     assert got.reveal() == VALUE
+
+
+# ---------------------------------------------------------------------------------------------
+# revealed values become known to the process-wide redactor
+
+
+def _process_redactor() -> Any:
+    # keyseal.redactor() is the public name; the export lands with the redaction engine
+    import keyseal._native
+
+    return getattr(keyseal, "redactor", keyseal._native.redactor)()
+
+
+def test_reveal_registers_the_value_with_the_redactor() -> None:
+    value = f"reveal-me-{uuid.uuid4().hex}"
+    s = Secret(value)
+    line = f"the request carried {value} today"
+    assert value in _process_redactor().redact(line), "not registered before it is revealed"
+    assert s == value  # comparing is not revealing
+    assert value in _process_redactor().redact(line)
+    assert s.reveal() == value
+    assert value not in _process_redactor().redact(line)
+
+
+def test_reveal_bytes_registers_too() -> None:
+    value = f"reveal-bytes-{uuid.uuid4().hex}"
+    Secret(value.encode()).reveal_bytes()
+    assert value not in _process_redactor().redact(f"x {value} y")
+
+
+def test_vault_values_are_registered_when_revealed() -> None:
+    value = f"from-the-vault-{uuid.uuid4().hex}"
+    vault = keyseal.Vault("memory://", keyring=keyseal.Keyring.generate())
+    vault.put("k", value)
+    got = vault.get("k")
+    assert got is not None
+    assert value in _process_redactor().redact(value)
+    got.reveal()
+    assert value not in _process_redactor().redact(value)
