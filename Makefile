@@ -1,0 +1,99 @@
+# keyseal: build, lint, test and bench from one place. Nothing needs an activated venv.
+# `make ci` is what .ci/run calls: deps + venv + build-dev + lint + test.
+
+.DEFAULT_GOAL := help
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(CURDIR)/$(VENV)/bin/python
+# pyo3's build script keys its cache on the interpreter: give cargo the same one maturin uses, so
+# `cargo clippy`/`cargo test` after `maturin develop` do not rebuild pyo3 for another Python.
+export PYO3_PYTHON := $(PY)
+# CARGO_TARGET_DIR is honoured when set in the environment (e.g. ~/.cache/... to reuse builds); not set here.
+
+PY_DEPS := pytest pytest-asyncio hypothesis ruff mypy cryptography redis django flask fastapi httpx "maturin>=1.9.4,<2"
+PY_SRC := $(wildcard python tests bench)
+PYTEST_ARGS ?=
+STUBTEST_ALLOWLIST := .ci/stubtest-allowlist
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help
+help:
+	@echo "targets: deps venv build-dev build-prod format lint test-rust test-python test bench ci clean"
+
+.PHONY: deps
+deps: ## Debian's redis-server, redis-cli and openssl, for the test fixtures (only when missing)
+	@if command -v redis-server >/dev/null && command -v redis-cli >/dev/null && command -v openssl >/dev/null; then \
+		echo "deps: redis-server, redis-cli and openssl present"; \
+	else \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$(SUDO) apt-get update; \
+		$(SUDO) apt-get install -y --no-install-recommends redis-server redis-tools openssl; \
+	fi
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+.PHONY: venv
+venv: $(VENV)/bin/python ## .venv with the test, lint and bench dependencies
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check $(PY_DEPS)
+
+.PHONY: build-dev
+build-dev: $(VENV)/bin/python ## the extension into .venv, release mode (debug Argon2 is ~10x slower)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release
+
+.PHONY: build-prod
+build-prod: $(VENV)/bin/python ## an optimized abi3 wheel in dist/ (profile dist: thin LTO, stripped)
+	$(VENV)/bin/maturin build --profile dist --out dist
+
+.PHONY: format
+format:
+	cargo fmt
+	$(PY) -m ruff check --fix-only --quiet $(PY_SRC)
+	$(PY) -m ruff format $(PY_SRC)
+
+.PHONY: lint
+lint: ## needs build-dev first (stubtest imports the compiled module)
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	@# the core stays free of Python: only src/py may use pyo3
+	@if grep -rn pyo3 src/core; then echo "lint: src/core must not mention pyo3" >&2; exit 1; fi
+	$(PY) -m ruff check $(PY_SRC)
+	$(PY) -m ruff format --check $(PY_SRC)
+	$(PY) -m mypy --strict python/keyseal
+	$(PY) -m mypy.stubtest keyseal._native $(if $(wildcard $(STUBTEST_ALLOWLIST)),--allowlist $(STUBTEST_ALLOWLIST))
+
+.PHONY: test-rust
+test-rust:
+	@# Rust tests that embed Python must load the venv interpreter's libpython, not the system one.
+	LD_LIBRARY_PATH="$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" \
+		cargo test --lib
+
+.PHONY: test-python
+test-python: ## real redis-server processes are started by the fixtures (tests/conftest.py)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: test
+test: test-rust test-python
+
+.PHONY: bench
+bench: ## every bench/bench_*.py, one after the other; each prints its ratios
+	@shopt -s nullglob; files=(bench/bench_*.py); \
+	if [ $${#files[@]} -eq 0 ]; then echo "bench: no bench/bench_*.py" >&2; exit 1; fi; \
+	for f in "$${files[@]}"; do echo "== $$f"; $(PY) "$$f"; done
+
+.PHONY: ci
+ci: ## in order, even under make -j
+	$(MAKE) deps
+	$(MAKE) venv
+	$(MAKE) build-dev
+	$(MAKE) lint
+	$(MAKE) test
+
+.PHONY: clean
+clean:
+	rm -rf dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find python tests bench -name __pycache__ -type d -prune -exec rm -rf {} +
