@@ -65,31 +65,47 @@ def _bindable(port: int) -> bool:
     return True
 
 
-def free_port() -> int:
-    """A port nothing listens on right now (the kernel's choice; the caller retries on a lost race)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
+def _ephemeral_low() -> int:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    return 32768
 
 
-def free_cluster_port(taken: Iterable[int] = ()) -> int:
-    """A free port whose cluster bus port (port + 10000) is free too.
+def free_port(*, bus: bool = False, taken: Iterable[int] = ()) -> int:
+    """A port nothing listens on (and, with bus=True, whose cluster bus port, port + 10000, is free too).
 
-    Chosen below the ephemeral range so that outgoing connections cannot take it between a stop and a start.
+    Chosen below the kernel's ephemeral range, not by binding port 0: a server restarted on its old port
+    must not find it taken by some client's outgoing connection, and a connect to a stopped server's
+    port must not self-connect (loopback TCP simultaneous open picks the target as its source port).
+    The caller still retries with another port if it loses a race for this one.
     """
-    low = 32768
-    with contextlib.suppress(OSError, ValueError):
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    top = max(min(low, 65536) - 10001, 12000)
+    top = _ephemeral_low() - 1 - (10000 if bus else 0)
     taken = set(taken)
-    for _ in range(500):
-        port = random.randint(11000, top)
-        if port in taken or port + 10000 in taken:
-            continue
-        if _bindable(port) and _bindable(port + 10000):
-            return port
-    raise ServerStartError("no free port pair (port, port+10000) found for a cluster node")
+    if top > 11000:
+        for _ in range(500):
+            port = random.randint(11000, top)
+            if port in taken or (bus and port + 10000 in taken):
+                continue
+            if _bindable(port) and (not bus or _bindable(port + 10000)):
+                return port
+    if bus:
+        raise ServerStartError("no free port pair (port, port+10000) found for a cluster node")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # fallback: the kernel's choice
+        s.bind((HOST, 0))
+        kernel_port: int = s.getsockname()[1]
+        return kernel_port
+
+
+class ReservedPort:
+    """A port bound but never listening: connecting is refused, and no other socket can take the port."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind((HOST, free_port()))
+        self.port: int = self._sock.getsockname()[1]
+
+    def close(self) -> None:
+        self._sock.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -593,7 +609,7 @@ def _launch(
     """Spawn one redis-server on a free port, retrying with another port if it loses a race for one."""
     workdir.mkdir(parents=True, exist_ok=True)
     for attempt in range(8):
-        chosen = port if port is not None else (free_cluster_port(taken) if cfg.cluster else free_port())
+        chosen = port if port is not None else free_port(bus=cfg.cluster, taken=taken)
         proc = ServerProcess(
             _server_argv(cfg, chosen, workdir, certs, admin_password),
             workdir,

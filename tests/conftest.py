@@ -15,9 +15,9 @@ from _servers import (
     Blackhole,
     FakeServer,
     RedisServer,
+    ReservedPort,
     ServerConfig,
     TlsCerts,
-    free_port,
     in_ci,
     make_tls_certs,
     missing_tools,
@@ -222,10 +222,13 @@ def redis_blackhole() -> Iterator[FakeServer]:
 
 
 @pytest.fixture(scope="session")
-def refused_port() -> FakeServer:
-    """A loopback port with nothing listening: connecting is refused at once."""
-    port = free_port()
-    return FakeServer("127.0.0.1", port, f"redis://127.0.0.1:{port}/0")
+def refused_port() -> Iterator[FakeServer]:
+    """A loopback port with nothing listening (held bound, so nothing else takes it): connects are refused."""
+    reserved = ReservedPort()
+    try:
+        yield FakeServer("127.0.0.1", reserved.port, f"redis://127.0.0.1:{reserved.port}/0")
+    finally:
+        reserved.close()
 
 
 # ---------------------------------------------------------------------------------------------
