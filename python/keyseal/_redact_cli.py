@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO, Literal
 
@@ -78,12 +80,60 @@ def _engine(args: argparse.Namespace, mode: Literal["mask", "partial"] = "mask")
 
 
 def _blocks(fd: int) -> Iterator[bytes]:
-    # os.read returns what is available, so a pipe is processed as it arrives.
+    """Blocks of input, read ahead on a thread so disk or pipe time overlaps the redaction."""
+    # os.read returns what is available, so a pipe is processed as it arrives; it releases the
+    # GIL, as does the engine, so the two really run side by side.
+    q: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=3)
+
+    def reader() -> None:
+        try:
+            while True:
+                block = os.read(fd, CHUNK)
+                q.put(block)
+                if not block:
+                    return
+        except BaseException as exc:  # handed to the consumer, which raises it
+            q.put(exc)
+
+    threading.Thread(target=reader, name="keyseal-read", daemon=True).start()
     while True:
-        block = os.read(fd, CHUNK)
-        if not block:
+        item = q.get()
+        if isinstance(item, BaseException):
+            raise item
+        if not item:
             return
-        yield block
+        yield item
+
+
+class _Writer:
+    """Writes on a thread, so output time overlaps the redaction of the next window."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=3)
+        self._out = out
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="keyseal-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._q.get()) is not None:
+            if self._error is None:
+                try:
+                    self._out.write(data)
+                except BaseException as exc:
+                    self._error = exc
+
+    def write(self, data: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put(data)
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        self._out.flush()
 
 
 def _windows(engine: Redactor, fd: int, scan: bool) -> Iterator[tuple[bytes, int, Any]]:
@@ -132,11 +182,12 @@ def cmd_redact(args: argparse.Namespace) -> int:
                 print(f"keyseal redact: {path}: {exc.strerror}", file=sys.stderr)
                 status = 2
                 continue
+            writer = _Writer(out)
             try:
                 for _buf, _base, (data, _end) in _windows(engine, fd, scan=False):
-                    out.write(data)
-                out.flush()
+                    writer.write(data)
             finally:
+                writer.close()
                 if close:
                     os.close(fd)
     finally:

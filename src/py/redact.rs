@@ -434,11 +434,15 @@ impl Redactor {
         data: &Bound<'py, PyBytes>,
         emit_from: usize,
         emit_to: usize,
-    ) -> (Bound<'py, PyBytes>, usize) {
+    ) -> PyResult<(Bound<'py, PyBytes>, usize)> {
         let buf = data.as_bytes();
         let core = self.core();
-        let (out, end) = py.detach(|| core.redact_window(buf, emit_from, emit_to));
-        (PyBytes::new(py, &out), end)
+        let (plan, end) = py.detach(|| core.plan_window(buf, emit_from, emit_to));
+        let out = PyBytes::new_with(py, plan.out_len(), |out| {
+            plan.write(buf, out);
+            Ok(())
+        })?;
+        Ok((out, end))
     }
 
     fn scan_window(

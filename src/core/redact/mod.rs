@@ -342,15 +342,36 @@ impl Redactor {
     /// the result straight into memory it owns (the binding writes into a Python `bytes`).
     pub fn plan(&self, data: &[u8]) -> Plan {
         let spans = self.spans(data);
+        self.plan_spans(data, &spans, 0, data.len())
+    }
+
+    fn plan_spans(&self, data: &[u8], spans: &[Span], from: usize, to: usize) -> Plan {
         let mut masks = Vec::with_capacity(spans.len());
-        let mut out_len = data.len();
-        for sp in &spans {
+        let mut out_len = to - from;
+        for sp in spans.iter().filter(|s| s.end > from && s.start < to) {
             let mut m = Vec::with_capacity(32);
             self.render(&mut m, sp.rule, &data[sp.start..sp.end]);
-            out_len = out_len - (sp.end - sp.start) + m.len();
-            masks.push((sp.start, sp.end, m));
+            // A span that began before `from` was already replaced in the previous window;
+            // what is left of it here is masked again rather than shown.
+            let (s, e) = (sp.start.max(from), sp.end.min(to));
+            out_len = out_len - (e - s) + m.len();
+            masks.push((s, e, m));
         }
-        Plan { masks, out_len }
+        Plan {
+            masks,
+            from,
+            to,
+            out_len,
+        }
+    }
+
+    /// Streaming support, as `redact_window` but as a plan the caller writes out.
+    pub fn plan_window(&self, data: &[u8], emit_from: usize, emit_to: usize) -> (Plan, usize) {
+        let emit_to = emit_to.clamp(emit_from.min(data.len()), data.len());
+        let emit_from = emit_from.min(emit_to);
+        let spans = self.spans(data);
+        let end = extend_past(&spans, emit_to);
+        (self.plan_spans(data, &spans, emit_from, end), end)
     }
 
     /// Convenience for text: the output is valid UTF-8 because spans are widened to character
@@ -381,19 +402,9 @@ impl Redactor {
     /// for the next window (passing them as the next `emit_from`), so a key name, a scheme or
     /// half a token split across reads is still seen. Returns the output and `end`.
     pub fn redact_window(&self, data: &[u8], emit_from: usize, emit_to: usize) -> (Vec<u8>, usize) {
-        let emit_to = emit_to.clamp(emit_from.min(data.len()), data.len());
-        let emit_from = emit_from.min(emit_to);
-        let spans = self.spans(data);
-        let end = extend_past(&spans, emit_to);
-        let mut out = Vec::with_capacity(end - emit_from + 64);
-        let mut last = emit_from;
-        for sp in spans.iter().filter(|s| s.end > emit_from && s.start < end) {
-            let s = sp.start.max(emit_from);
-            out.extend_from_slice(&data[last..s]);
-            self.render(&mut out, sp.rule, &data[sp.start..sp.end]);
-            last = sp.end;
-        }
-        out.extend_from_slice(&data[last..end]);
+        let (plan, end) = self.plan_window(data, emit_from, emit_to);
+        let mut out = vec![0u8; plan.out_len()];
+        plan.write(data, &mut out);
         (out, end)
     }
 
@@ -622,7 +633,10 @@ impl Redactor {
 
 /// Replacements computed by `Redactor::plan`.
 pub struct Plan {
+    /// (start, end, mask) in input coordinates, clipped to `from..to`.
     masks: Vec<(usize, usize, Vec<u8>)>,
+    from: usize,
+    to: usize,
     out_len: usize,
 }
 
@@ -634,10 +648,10 @@ impl Plan {
     pub fn out_len(&self) -> usize {
         self.out_len
     }
-    /// Write the redacted form of `data` (the input given to `plan`) into `out`, which must
-    /// be exactly `out_len()` bytes.
+    /// Write the redacted form of `data[from..to]` (`data` being the input given to `plan`
+    /// or `plan_window`) into `out`, which must be exactly `out_len()` bytes.
     pub fn write(&self, data: &[u8], out: &mut [u8]) {
-        let mut last = 0;
+        let mut last = self.from;
         let mut pos = 0;
         for (s, e, m) in &self.masks {
             let gap = s - last;
@@ -647,7 +661,7 @@ impl Plan {
             pos += m.len();
             last = *e;
         }
-        out[pos..].copy_from_slice(&data[last..]);
+        out[pos..].copy_from_slice(&data[last..self.to]);
     }
 }
 
