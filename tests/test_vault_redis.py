@@ -385,10 +385,7 @@ def test_garbage_in_redis_fails_to_open(env: Env, garbage: bytes) -> None:
 def test_key_of_the_wrong_type_fails_to_open(env: Env, kind: str) -> None:
     """Something that is not a string where a sealed value should be: an error, not a silent miss.
 
-    KNOWN BUG (reported): the single-node store reads with MGET, which answers nil for a key of
-    another type, so get() returns None while exists() says True (src/core/store/redis.rs,
-    RedisStore::get_many / aget_many), against Vault::open_found's contract that a value that
-    fails to open is an error, never None.
+    MGET answers nil for a key of another type; the store must notice, for get() and get_many().
     """
     env.vault.put("k", "value")
     key = env.key_of("k")
@@ -402,6 +399,10 @@ def test_key_of_the_wrong_type_fails_to_open(env: Env, kind: str) -> None:
     assert env.vault.exists("k") is True
     with pytest.raises(DecryptionError):
         env.vault.get("k")
+    env.vault.put("other", "fine")
+    with pytest.raises(DecryptionError):
+        env.vault.get_many(["other", "k", "missing"])
+    assert env.vault.get_many(["other", "missing"]) == {"other": "fine"}
 
 
 def test_foreign_keyring_value_in_our_slot_fails_to_open(env: Env) -> None:

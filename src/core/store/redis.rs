@@ -181,6 +181,10 @@ impl RedisStore {
         if e.kind() == ErrorKind::InvalidClientConfig {
             return config_err(e);
         }
+        // Our reads only ever meet another type when someone replaced a sealed value.
+        if has_code(e, |c| c == "WRONGTYPE") {
+            return CoreError::Decryption;
+        }
         let kind = classify(e);
         let mut text = e.to_string();
         if let Some(p) = self.password.as_ref().filter(|p| !p.is_empty()) {
@@ -342,18 +346,31 @@ impl RedisStore {
         self.arun::<()>(&set_pipe(items, expiry)).await
     }
 
+    /// Values for `keys`, `None` where absent. A key that holds another Redis type is tampering,
+    /// not absence: GET reports it (WRONGTYPE), and MGET's nils are checked with TYPE (an extra
+    /// round trip only when something is missing).
     pub fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
         match &self.backend {
-            Backend::Single { .. } => Ok(self.run::<(Vec<Option<Vec<u8>>>,)>(&mget(keys))?.0),
-            Backend::Cluster { .. } => self.run(&get_pipe(keys)),
+            Backend::Single { .. } if keys.len() > 1 => {
+                let values = self.run::<(Vec<Option<Vec<u8>>>,)>(&mget(keys))?.0;
+                if let Some(pipe) = type_pipe(keys, &values) {
+                    check_types(self.run(&pipe)?)?;
+                }
+                Ok(values)
+            }
+            _ => self.run(&get_pipe(keys)),
         }
     }
     pub async fn aget_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
         match &self.backend {
-            Backend::Single { .. } => {
-                Ok(self.arun::<(Vec<Option<Vec<u8>>>,)>(&mget(keys)).await?.0)
+            Backend::Single { .. } if keys.len() > 1 => {
+                let values = self.arun::<(Vec<Option<Vec<u8>>>,)>(&mget(keys)).await?.0;
+                if let Some(pipe) = type_pipe(keys, &values) {
+                    check_types(self.arun(&pipe).await?)?;
+                }
+                Ok(values)
             }
-            Backend::Cluster { .. } => self.arun(&get_pipe(keys)).await,
+            _ => self.arun(&get_pipe(keys)).await,
         }
     }
 
@@ -640,7 +657,28 @@ fn mget(keys: &[Vec<u8>]) -> Pipeline {
     one(redis::cmd("MGET").arg(keys))
 }
 
-/// One GET per key, for a cluster, where the keys may live on different nodes.
+/// TYPE for every key MGET found nothing for, if any.
+fn type_pipe(keys: &[Vec<u8>], values: &[Option<Vec<u8>>]) -> Option<Pipeline> {
+    let mut p = redis::pipe();
+    let mut any = false;
+    for (k, v) in keys.iter().zip(values) {
+        if v.is_none() {
+            p.add_command(redis::cmd("TYPE").arg(k).clone());
+            any = true;
+        }
+    }
+    any.then_some(p)
+}
+
+/// A missing key says "none"; one that became a string since MGET raced a writer and is fine.
+fn check_types(types: Vec<String>) -> Result<()> {
+    if types.iter().any(|t| t != "none" && t != "string") {
+        return Err(CoreError::Decryption);
+    }
+    Ok(())
+}
+
+/// One GET per key: a single key, or a cluster, where the keys may live on different nodes.
 fn get_pipe(keys: &[Vec<u8>]) -> Pipeline {
     let mut p = redis::pipe();
     for k in keys {
@@ -698,19 +736,21 @@ fn is_broken(e: &RedisError) -> bool {
     e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() || e.is_timeout()
 }
 
+/// Whether the server answered with an error code `wanted` accepts, directly or, for a
+/// pipeline, one level down (`code()` is None there).
+fn has_code(e: &RedisError, wanted: impl Fn(&str) -> bool) -> bool {
+    e.code().is_some_and(&wanted)
+        || e.clone()
+            .into_server_errors()
+            .is_some_and(|errs| errs.iter().any(|(_, se)| wanted(se.code())))
+}
+
 fn classify(e: &RedisError) -> StoreErrorKind {
     if e.is_timeout() {
         return StoreErrorKind::Timeout;
     }
-    // A pipeline's server errors carry their codes one level down (`code()` is None there).
-    let auth_code = |c: &str| matches!(c, "NOAUTH" | "WRONGPASS" | "NOPERM");
-    let pipeline_auth = e
-        .clone()
-        .into_server_errors()
-        .is_some_and(|errs| errs.iter().any(|(_, se)| auth_code(se.code())));
     if e.kind() == ErrorKind::AuthenticationFailed
-        || e.code().is_some_and(auth_code)
-        || pipeline_auth
+        || has_code(e, |c| matches!(c, "NOAUTH" | "WRONGPASS" | "NOPERM"))
     {
         return StoreErrorKind::Auth;
     }
