@@ -139,7 +139,10 @@ def bench_filter(n: int = 100_000, rounds: int = 5) -> None:
 
     plain, filtered = make("bench.plain", False), make("bench.filtered", True)
     args = ("/api/v1/orders/8812/items", 200, "10.1.2.3", "user-4411", 87.5)
-    msg = "request %s status=%d from %s user=%s in %.1fms (cache hit, 3 rows, upstream=orders-svc)"
+    msg = (
+        "request %s status=%d from %s user=%s in %.1fms "
+        "(cache hit, 3 rows, upstream=orders-svc, az=b2, pool=7/32)"
+    )
     line = fmt.format(logging.LogRecord("bench.plain", logging.INFO, "", 0, msg, args, None))
     assert "[REDACTED" not in line
 
