@@ -79,7 +79,9 @@ def free_port(*, bus: bool = False, taken: Iterable[int] = ()) -> int:
     port must not self-connect (loopback TCP simultaneous open picks the target as its source port).
     The caller still retries with another port if it loses a race for this one.
     """
-    top = _ephemeral_low() - 1 - (10000 if bus else 0)
+    # Every server port in [11000, 21000) and every cluster bus port (port + 10000) above it, so a server
+    # cannot take the bus port of a cluster node that a fault test has stopped, nor the reverse.
+    top = min(20999, _ephemeral_low() - 10001)
     taken = set(taken)
     if top > 11000:
         for _ in range(500):
