@@ -39,6 +39,9 @@ const GENERIC_RULES: &[&str] = &[
     "secret_assignment",
     "private_key_fragment",
 ];
+/// Neighbourhood of each mask re-checked after a pass (see `Redactor::unsettled`).
+const SETTLE_WINDOW: usize = 512;
+const SETTLE_EDGE: usize = 64;
 /// Window each side of an anchor for custom rules that name anchors.
 const CUSTOM_WINDOW: usize = 1024;
 
@@ -323,18 +326,12 @@ impl Redactor {
 
     /// `data` with every secret replaced; borrowed unchanged when there is none.
     pub fn redact<'a>(&self, data: &'a [u8]) -> Cow<'a, [u8]> {
-        let spans = self.spans(data);
-        if spans.is_empty() {
+        let plan = self.plan(data);
+        if plan.is_empty() {
             return Cow::Borrowed(data);
         }
-        let mut out = Vec::with_capacity(data.len() + 16 * spans.len());
-        let mut last = 0;
-        for sp in &spans {
-            out.extend_from_slice(&data[last..sp.start]);
-            self.render(&mut out, sp.rule, &data[sp.start..sp.end]);
-            last = sp.end;
-        }
-        out.extend_from_slice(&data[last..]);
+        let mut out = vec![0u8; plan.out_len()];
+        plan.write(data, &mut out);
         Cow::Owned(out)
     }
 
@@ -342,7 +339,72 @@ impl Redactor {
     /// the result straight into memory it owns (the binding writes into a Python `bytes`).
     pub fn plan(&self, data: &[u8]) -> Plan {
         let spans = self.spans(data);
-        self.plan_spans(data, &spans, 0, data.len())
+        let plan = self.plan_spans(data, &spans, 0, data.len());
+        if plan.is_empty() || !self.unsettled(data, &plan.masks) {
+            return plan;
+        }
+        // Rare (the fuzzer finds such inputs in binary noise): a mask gave a neighbouring rule
+        // new context, e.g. a URL scheme that began with a digit now begins after `]`. Redact
+        // again until nothing changes, so redacting is idempotent.
+        let mut cur = vec![0u8; plan.out_len()];
+        plan.write(data, &mut cur);
+        for _ in 0..8 {
+            let spans = self.spans(&cur);
+            if spans.is_empty() {
+                break;
+            }
+            let next = self.plan_spans(&cur, &spans, 0, cur.len());
+            let mut buf = vec![0u8; next.out_len()];
+            next.write(&cur, &mut buf);
+            cur = buf;
+        }
+        Plan {
+            masks: Vec::new(),
+            from: 0,
+            to: 0,
+            out_len: cur.len(),
+            settled: Some(cur),
+        }
+    }
+
+    /// Would a second pass find something new near the masks? Each group of masks is checked
+    /// in a local copy of its neighbourhood (`SETTLE_WINDOW` bytes each side), so the common
+    /// case costs a few kilobytes of scanning per secret, not a second pass over the input.
+    fn unsettled(&self, data: &[u8], masks: &[(usize, usize, Vec<u8>)]) -> bool {
+        let mut i = 0;
+        while i < masks.len() {
+            let a = masks[i].0.saturating_sub(SETTLE_WINDOW);
+            let mut b = (masks[i].1 + SETTLE_WINDOW).min(data.len());
+            let mut j = i;
+            while j + 1 < masks.len() && masks[j + 1].0 <= b {
+                j += 1;
+                b = b.max((masks[j].1 + SETTLE_WINDOW).min(data.len()));
+            }
+            let mut local = Vec::with_capacity(b - a + 64);
+            let mut last = a;
+            for (s, e, m) in &masks[i..=j] {
+                local.extend_from_slice(&data[last..*s]);
+                local.extend_from_slice(m);
+                last = *e;
+            }
+            local.extend_from_slice(&data[last..b]);
+            // Near the edges of the copy, context is cut off: matches there are artefacts.
+            let lo = if a == 0 { 0 } else { SETTLE_EDGE };
+            let hi = if b == data.len() {
+                local.len()
+            } else {
+                local.len().saturating_sub(SETTLE_EDGE)
+            };
+            if self
+                .spans(&local)
+                .iter()
+                .any(|sp| sp.start >= lo && sp.end <= hi)
+            {
+                return true;
+            }
+            i = j + 1;
+        }
+        false
     }
 
     fn plan_spans(&self, data: &[u8], spans: &[Span], from: usize, to: usize) -> Plan {
@@ -362,6 +424,7 @@ impl Redactor {
             from,
             to,
             out_len,
+            settled: None,
         }
     }
 
@@ -638,11 +701,13 @@ pub struct Plan {
     from: usize,
     to: usize,
     out_len: usize,
+    /// The whole output, when a single pass was not enough (see `Redactor::plan`).
+    settled: Option<Vec<u8>>,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.masks.is_empty()
+        self.masks.is_empty() && self.settled.is_none()
     }
     /// Length of the redacted output.
     pub fn out_len(&self) -> usize {
@@ -651,6 +716,10 @@ impl Plan {
     /// Write the redacted form of `data[from..to]` (`data` being the input given to `plan`
     /// or `plan_window`) into `out`, which must be exactly `out_len()` bytes.
     pub fn write(&self, data: &[u8], out: &mut [u8]) {
+        if let Some(done) = &self.settled {
+            out.copy_from_slice(done);
+            return;
+        }
         let mut last = self.from;
         let mut pos = 0;
         for (s, e, m) in &self.masks {
@@ -792,6 +861,12 @@ impl Rule {
         if s >= e {
             return None;
         }
+        // A context value that runs into a mask was cut short by an earlier pass (which had
+        // rejected the whole value): accepting the stub now would make redaction not
+        // idempotent.
+        if self.generic && data[e..].starts_with(b"[REDACTED:") {
+            return None;
+        }
         Some((s, e))
     }
 }
@@ -866,7 +941,7 @@ fn url_password(data: &[u8], colon_slash: usize) -> Option<(usize, usize)> {
     let at = authority.iter().rposition(|&b| b == b'@')?;
     let colon = authority[..at].iter().position(|&b| b == b':')?;
     let (ps, pe) = (start + colon + 1, start + at);
-    if ps >= pe || is_placeholder(&data[ps..pe]) {
+    if ps >= pe || is_placeholder(&data[ps..pe]) || data[pe..].starts_with(b"[REDACTED:") {
         return None;
     }
     Some((ps, pe))
@@ -886,7 +961,15 @@ fn normalize(spans: &mut Vec<Span>, data: &[u8], rules: &[Rule]) {
             sp.end += 1;
         }
     }
-    spans.retain(|sp| sp.end > sp.start && !inside_mask(data, sp.start));
+    // A candidate that swallows a mask was shaped by an earlier pass (its text changed under
+    // it); leaving it alone keeps a second pass a no-op.
+    spans.retain(|sp| {
+        sp.end > sp.start
+            && !inside_mask(data, sp.start)
+            && !data[sp.start..sp.end]
+                .windows(10)
+                .any(|w| w == b"[REDACTED:")
+    });
     let generic = |sp: &Span| rules.get(sp.rule).is_some_and(|r| r.generic);
     spans.sort_by(|a, b| {
         a.start
