@@ -108,15 +108,21 @@ def bench_throughput(mb: int) -> None:
     for v in values:
         engine.add_secret(v)
     engine.redact_bytes(data[: 1 << 20])  # builds the known-value tables once
-    t = best_of(3, lambda: engine.redact_bytes(data))
+    t = best_of(5, lambda: engine.redact_bytes(data))
     ours = len(data) / t / 1e6
+    # The same corpus as 1 MiB blocks (how a log shipper or the CLI feeds it): the output
+    # buffers are recycled instead of faulting in 66 MB of fresh pages per call.
+    blocks = [data[i : i + (1 << 20)] for i in range(0, len(data), 1 << 20)]
+    tb = best_of(5, lambda: [engine.redact_bytes(b) for b in blocks])
+    ours_blocks = len(data) / tb / 1e6
     sample = data[: 2 << 20]
     full_peer = len(sample) / best_of(1, lambda: python_re_filter(values)(sample)) / 1e6
     cat_peer = len(sample) / best_of(1, lambda: python_re_filter([])(sample)) / 1e6
     n = len(engine.scan(data[: 8 << 20]))
     rules = len(Redactor.catalogue())
     print(f"[throughput] corpus {len(data) / 1e6:.0f} MB, {rules} rules + 1000 known values")
-    print(f"  keyseal redact_bytes         : {ours:8.1f} MB/s  (one thread; {n} findings in the first 8 MB)")
+    print(f"  keyseal redact_bytes         : {ours:8.1f} MB/s  (one call, one thread; {n} findings in 8 MB)")
+    print(f"  keyseal, 1 MiB blocks        : {ours_blocks:8.1f} MB/s  (one thread)")
     print(f"  python re, catalogue + known : {full_peer:8.2f} MB/s  (on 2 MB) ratio {ours / full_peer:6.0f}x")
     print(f"  python re, catalogue only    : {cat_peer:8.2f} MB/s  (on 2 MB) ratio {ours / cat_peer:6.0f}x")
 

@@ -21,11 +21,25 @@ fn fold(b: u8) -> usize {
 /// re-check case where a rule wants it.
 pub struct AnchorFinder {
     table: Box<[u8; TRIGRAM_SIZE]>,
-    /// CSR buckets: anchors whose first three folded bytes hash to `h` are
-    /// `ids[offsets[h]..offsets[h + 1]]`.
-    offsets: Vec<u32>,
-    ids: Vec<u32>,
+    /// Bucket of trigram `h`: `recs[offsets[h]..]` up to and including the first record
+    /// marked `last`.
+    offsets: Vec<u16>,
+    recs: Vec<Rec>,
     anchors: Vec<Vec<u8>>,
+}
+
+/// One anchor in a bucket, with its first four bytes prepared for a one-instruction check:
+/// `(word | case) & cmp == want`, where `case` sets bit 5 of letters (ASCII case folding that
+/// cannot make a non-letter equal a letter) and `cmp` keeps only the anchor's own bytes.
+/// Most candidates fail here without touching the anchor's heap copy.
+#[derive(Clone, Copy)]
+struct Rec {
+    want: u32,
+    cmp: u32,
+    case: u32,
+    id: u32,
+    len: u32,
+    last: bool,
 }
 
 impl AnchorFinder {
@@ -52,20 +66,39 @@ impl AnchorFinder {
             }
         }
         let mut table = Box::new([0u8; TRIGRAM_SIZE]);
-        let mut offsets = Vec::with_capacity(TRIGRAM_SIZE + 1);
-        let mut ids = Vec::new();
+        let mut offsets = vec![0u16; TRIGRAM_SIZE];
+        let mut recs: Vec<Rec> = Vec::new();
         for (h, b) in buckets.iter().enumerate() {
-            offsets.push(ids.len() as u32);
-            if !b.is_empty() {
-                table[h] = 1;
-                ids.extend_from_slice(b);
+            if b.is_empty() {
+                continue;
+            }
+            table[h] = 1;
+            offsets[h] = u16::try_from(recs.len()).expect("anchor buckets fit in u16");
+            for (k, &id) in b.iter().enumerate() {
+                let a = &anchors[id as usize];
+                let (mut want, mut cmp, mut case) = (0u32, 0u32, 0u32);
+                for (j, &c) in a.iter().take(4).enumerate() {
+                    let shift = 8 * j;
+                    let letter = c.is_ascii_alphabetic();
+                    let bit = if letter { 0x20u32 } else { 0 };
+                    case |= bit << shift;
+                    cmp |= 0xFF << shift;
+                    want |= ((c as u32) | bit) << shift;
+                }
+                recs.push(Rec {
+                    want,
+                    cmp,
+                    case,
+                    id,
+                    len: a.len() as u32,
+                    last: k + 1 == b.len(),
+                });
             }
         }
-        offsets.push(ids.len() as u32);
         Self {
             table,
             offsets,
-            ids,
+            recs,
             anchors,
         }
     }
@@ -98,19 +131,38 @@ impl AnchorFinder {
         }
     }
 
-    #[cold]
+    #[inline(never)]
     fn check(&self, data: &[u8], i: usize, h: usize, hit: &mut impl FnMut(usize, usize, usize)) {
-        let (lo, hi) = (self.offsets[h] as usize, self.offsets[h + 1] as usize);
-        for &id in &self.ids[lo..hi] {
-            let a = &self.anchors[id as usize];
-            if data.len() - i >= a.len() && data[i..i + a.len()].eq_ignore_ascii_case(a) {
-                hit(id as usize, i, i + a.len());
+        let rest = &data[i..];
+        let word = match rest.get(..4) {
+            Some(w) => u32::from_le_bytes([w[0], w[1], w[2], w[3]]),
+            None => {
+                let mut b = [0u8; 4];
+                b[..rest.len()].copy_from_slice(rest);
+                u32::from_le_bytes(b)
+            }
+        };
+        for r in &self.recs[self.offsets[h] as usize..] {
+            let len = r.len as usize;
+            if (word | r.case) & r.cmp == r.want
+                && rest.len() >= len
+                && (len <= 4
+                    || rest[4..len].eq_ignore_ascii_case(&self.anchors[r.id as usize][4..]))
+            {
+                hit(r.id as usize, i, i + len);
+            }
+            if r.last {
+                break;
             }
         }
     }
 }
 
-const GRAM_TABLE_BITS: u32 = 20;
+/// Table size bounds (log2 of bits). The table is sized to about 1/32 occupancy so that few
+/// probes reach the hash map; it is touched once per `stride` bytes, so a table larger than
+/// the L1 cache costs little.
+const GRAM_TABLE_MIN_BITS: u32 = 16;
+const GRAM_TABLE_MAX_BITS: u32 = 24;
 
 /// Multiply-shift hashing for 4-byte grams: the table is private and holds no attacker-chosen
 /// keys (only grams of the application's own secrets), so SipHash's flood resistance buys
@@ -133,8 +185,8 @@ impl Hasher for GramHasher {
 type GramMap = HashMap<u32, Vec<(u32, u32)>, BuildHasherDefault<GramHasher>>;
 
 #[inline(always)]
-fn gram_hash(g: u32) -> usize {
-    (g.wrapping_mul(0x9E37_79B1) >> (32 - GRAM_TABLE_BITS)) as usize
+fn gram_hash(g: u32, bits: u32) -> usize {
+    (g.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
 }
 
 /// Exact multi-pattern search for long literals (known secrets), sampling every `stride`-th
@@ -143,6 +195,7 @@ fn gram_hash(g: u32) -> usize {
 /// while the scan touches only `1/stride` of the positions.
 pub struct SampledFinder {
     stride: usize,
+    table_bits: u32,
     bits: Vec<u64>,
     grams: GramMap,
     /// Known secrets: wiped when the finder is dropped (rebuilt after every change).
@@ -159,7 +212,12 @@ impl SampledFinder {
             .min()
             .unwrap_or(4);
         let stride = (min_len - 3).clamp(1, 16);
-        let mut bits = vec![0u64; (1usize << GRAM_TABLE_BITS) / 64];
+        let grams_total: usize = patterns.iter().filter(|p| p.len() >= 4).count() * stride;
+        let table_bits = (grams_total.max(1) * 32)
+            .next_power_of_two()
+            .trailing_zeros()
+            .clamp(GRAM_TABLE_MIN_BITS, GRAM_TABLE_MAX_BITS);
+        let mut bits = vec![0u64; (1usize << table_bits) / 64];
         let mut grams = GramMap::default();
         for (pid, p) in patterns.iter().enumerate() {
             if p.len() < 4 {
@@ -167,13 +225,14 @@ impl SampledFinder {
             }
             for off in 0..stride {
                 let g = u32::from_le_bytes([p[off], p[off + 1], p[off + 2], p[off + 3]]);
-                let h = gram_hash(g);
+                let h = gram_hash(g, table_bits);
                 bits[h / 64] |= 1 << (h % 64);
                 grams.entry(g).or_default().push((pid as u32, off as u32));
             }
         }
         Self {
             stride,
+            table_bits,
             bits,
             grams,
             patterns: patterns.into_iter().map(Zeroizing::new).collect(),
@@ -185,7 +244,7 @@ impl SampledFinder {
         let mut i = 0;
         while i + 4 <= data.len() {
             let g = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
-            let h = gram_hash(g);
+            let h = gram_hash(g, self.table_bits);
             if self.bits[h >> 6] & (1 << (h & 63)) != 0 {
                 if let Some(list) = self.grams.get(&g) {
                     for &(pid, off) in list {

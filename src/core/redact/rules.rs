@@ -199,11 +199,12 @@ pub static CATALOGUE: &[RuleDef] = &[
     },
     RuleDef {
         id: "discord_webhook_url",
-        anchors: &["/api/webhooks/"],
-        case_sensitive: true,
+        // Not `/api/webhooks/`: `/api` begins half the paths in an access log.
+        anchors: &["discord"],
+        case_sensitive: false,
         back: 0,
-        fwd: 120,
-        pattern: r"/api/webhooks/[0-9]{17,20}/(?P<s>[A-Za-z0-9_-]{60,68})(?:[^A-Za-z0-9_-]|$)",
+        fwd: 150,
+        pattern: r"(?i:discord)(?:app)?\.com/api/webhooks/[0-9]{17,20}/(?P<s>[A-Za-z0-9_-]{60,68})(?:[^A-Za-z0-9_-]|$)",
         check: Check::None,
         example: "https://discord.com/api/webhooks/{D:18}/{W:68}",
     },
