@@ -11,6 +11,8 @@ mod _native {
     #[pymodule_export]
     use crate::py::keyring::Keyring;
     #[pymodule_export]
+    use crate::py::redact::{redactor, Finding, Redactor};
+    #[pymodule_export]
     use crate::py::secret::Secret;
     #[pymodule_export]
     use crate::py::vault::{RewrapProgress, Vault};

@@ -34,3 +34,24 @@ def test_level_changes_after_first_log_take_effect(caplog: pytest.LogCaptureFixt
     with caplog.at_level(logging.ERROR, logger="keyseal"):
         vault.rewrap()
     assert not [r for r in caplog.records if r.name.startswith("keyseal.core")]
+
+
+def test_rust_log_records_pass_through_the_redactor(
+    redis_plain: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A value known to the process-wide redactor never reaches a handler from keyseal's own logs."""
+    unix_path = str(redis_plain.unix_path)  # type: ignore[attr-defined]
+    unix_url = redis_plain.unix_url  # type: ignore[attr-defined]
+    keyseal.redactor().add_secret(unix_path)
+    # A client setting no other test uses, so this Vault opens a fresh connection and logs it.
+    vault = keyseal.Vault(unix_url, keyring=keyseal.Keyring.generate(), max_idle_connections=3)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="keyseal"):
+            vault.put("a", "b")
+    finally:
+        vault.close()
+    opened = [r for r in caplog.records if r.name == "keyseal.core.store.redis"]
+    assert opened, "the connection log line did not arrive"
+    for record in opened:
+        assert unix_path not in record.getMessage()
+        assert "[REDACTED" in record.getMessage()

@@ -6,7 +6,18 @@ exceptions and the framework shims.
 
 from __future__ import annotations
 
-from keyseal._native import Keyring, RewrapProgress, Secret, Vault, __version__
+import logging as _logging
+
+from keyseal._native import (
+    Finding,
+    Keyring,
+    Redactor,
+    RewrapProgress,
+    Secret,
+    Vault,
+    __version__,
+    redactor,
+)
 from keyseal.exceptions import (
     ConfigurationError,
     DecryptionError,
@@ -16,12 +27,16 @@ from keyseal.exceptions import (
     StoreError,
     StoreTimeoutError,
 )
+from keyseal.logging import RedactingFilter
 
 __all__ = [
     "ConfigurationError",
     "DecryptionError",
+    "Finding",
     "Keyring",
     "KeysealError",
+    "RedactingFilter",
+    "Redactor",
     "RewrapProgress",
     "Secret",
     "StoreAuthError",
@@ -30,4 +45,20 @@ __all__ = [
     "StoreTimeoutError",
     "Vault",
     "__version__",
+    "redactor",
 ]
+
+# keyseal's own log records (Python and, through pyo3-log, Rust) pass through the redactor before
+# any handler sees them. Filters on a logger apply only to records logged on that very logger, so
+# each logger keyseal writes to gets one.
+_OWN_LOGGERS = (
+    "keyseal",
+    "keyseal.core",
+    "keyseal.core.store.redis",
+    "keyseal.core.vault",
+    "keyseal.core.redact",
+    "keyseal.py",
+)
+for _name in _OWN_LOGGERS:
+    _logging.getLogger(_name).addFilter(RedactingFilter())
+del _name

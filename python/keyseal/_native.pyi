@@ -1,12 +1,22 @@
 """Type stubs for the compiled core, ``keyseal._native``. Import the names from ``keyseal``."""
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from os import PathLike
-from typing import Any, NoReturn, final
+from typing import Any, Literal, NoReturn, final
 
 __version__: str
-__all__ = ["Keyring", "RewrapProgress", "Secret", "Vault", "_LoopBridge", "__version__"]
+__all__ = [
+    "Finding",
+    "Keyring",
+    "Redactor",
+    "RewrapProgress",
+    "Secret",
+    "Vault",
+    "_LoopBridge",
+    "__version__",
+    "redactor",
+]
 
 _SecretLike = str | bytes | "Secret"
 _Seconds = float | int | timedelta
@@ -155,3 +165,61 @@ class _LoopBridge:
     def __new__(cls) -> _LoopBridge: ...
     def fileno(self) -> int: ...
     def drain(self) -> None: ...
+
+@final
+class Finding:
+    """Where a secret is: rule id and span (code points for str input, bytes for bytes). Never the secret."""
+
+    kind: str
+    start: int
+    end: int
+    def __new__(cls, kind: str, start: int, end: int) -> Finding: ...
+    def __iter__(self) -> Iterator[str | int]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Redactor:
+    """Replaces secrets in text, bytes and nested objects: token formats, URL credentials,
+    auth headers, ``key=value`` pairs and exact known values (also base64-, URL- and JSON-encoded).
+    """
+
+    def __new__(
+        cls,
+        *,
+        mode: Literal["mask", "partial", "fingerprint"] = "mask",
+        partial_tail: int = 4,
+        fingerprint_key: bytes | None = None,
+        disable: Iterable[str] | None = None,
+        custom_rules: Iterable[tuple[str, str] | tuple[str, str, list[str]]] | None = None,
+        use_known: bool = True,
+    ) -> Redactor: ...
+    def redact(self, text: str) -> str:
+        """``text`` with secrets replaced; the same object when nothing was found."""
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        """``data`` with secrets replaced; the same object when nothing was found."""
+
+    def redact_obj(self, obj: Any) -> Any:
+        """A redacted copy of dicts, lists, tuples and sets (nested); the input is not changed."""
+
+    def scan(self, text: str | bytes) -> list[Finding]: ...
+    def add_secret(self, value: str | bytes | Secret) -> bool:
+        """Register an exact value; False (ignored) when shorter than 6 bytes."""
+
+    def remove_secret(self, value: str | bytes | Secret) -> bool: ...
+    @property
+    def rule_ids(self) -> list[str]: ...
+    @property
+    def known_count(self) -> int: ...
+    def redact_window(self, data: bytes, emit_from: int, emit_to: int) -> tuple[bytes, int]:
+        """Streaming helper: redacted ``data[emit_from:end]`` and ``end >= emit_to``."""
+
+    def scan_window(self, data: bytes, emit_from: int, emit_to: int) -> tuple[list[Finding], int]: ...
+    @staticmethod
+    def is_sensitive_key(name: str) -> bool: ...
+    @staticmethod
+    def catalogue() -> list[tuple[str, list[str], str]]: ...
+
+def redactor() -> Redactor:
+    """The process-wide redactor; every revealed ``Secret`` is registered with it."""

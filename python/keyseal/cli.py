@@ -1,4 +1,4 @@
-"""The ``keyseal`` command: keygen, put, get, delete, rewrap, demo (and redact/scan)."""
+"""The ``keyseal`` command: keygen, put, get, delete, rewrap, redact, scan, demo."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from keyseal._native import Keyring, RewrapProgress, Vault
+from keyseal._redact_cli import add_redact_parsers
 from keyseal.exceptions import KeysealError
 
 __all__ = ["build_parser", "main"]
@@ -161,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=1000)
     _add_store_options(p)
     p.set_defaults(func=_cmd_rewrap)
+
+    add_redact_parsers(sub)
 
     p = sub.add_parser("demo", help="a short tour on the embedded memory:// store")
     p.set_defaults(func=_cmd_demo)

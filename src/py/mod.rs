@@ -5,6 +5,7 @@ pub mod aio;
 pub mod convert;
 pub mod error;
 pub mod keyring;
+pub mod redact;
 pub mod secret;
 pub mod vault;
 
