@@ -98,3 +98,7 @@ ci: ## in order, even under make -j
 clean:
 	rm -rf dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find python tests bench -name __pycache__ -type d -prune -exec rm -rf {} +
+
+.PHONY: fuzz
+fuzz: ## libFuzzer on the redaction engine (needs nightly and cargo-fuzz); `cargo test` runs the same invariants on stable
+	cargo +nightly fuzz run redact -- -max_total_time=$${FUZZ_SECONDS:-60}

@@ -6,6 +6,7 @@
 //! anchor costs one automaton pass and no regex at all. Known values get their own automaton.
 
 pub mod checks;
+pub mod fuzzing;
 pub mod known;
 pub mod prefilter;
 pub mod rules;
