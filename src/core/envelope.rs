@@ -52,62 +52,118 @@ pub fn peek_key_id(envelope: &[u8]) -> Option<KeyId> {
     Some(id)
 }
 
-fn aad(header: &[u8], context: &[u8]) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(AAD_HEADER_LEN + context.len());
-    aad.extend_from_slice(&header[..AAD_HEADER_LEN]);
-    aad.extend_from_slice(context);
-    aad
+/// Call `f` with the associated data (header then context), on the stack when it is small: this
+/// runs on every seal and open.
+fn with_aad<T>(header: &[u8], context: &[u8], f: impl FnOnce(&[u8]) -> T) -> T {
+    let len = AAD_HEADER_LEN + context.len();
+    let mut small = [0u8; 256];
+    let mut large = Vec::new();
+    let ad: &mut [u8] = if len <= small.len() {
+        &mut small[..len]
+    } else {
+        large.resize(len, 0);
+        &mut large
+    };
+    ad[..AAD_HEADER_LEN].copy_from_slice(&header[..AAD_HEADER_LEN]);
+    ad[AAD_HEADER_LEN..].copy_from_slice(context);
+    f(ad)
 }
 
-/// Seal with a caller-chosen nonce. Only for known-answer tests and `seal`; a nonce must never repeat
-/// under one key.
+/// The size of the envelope for a plaintext of `len` bytes.
+pub const fn sealed_len(len: usize) -> usize {
+    len + OVERHEAD
+}
+
+/// Seal into `out`, which must be exactly `sealed_len(plaintext.len())` bytes, with a caller-chosen
+/// nonce. Only `seal_into` and known-answer tests choose nonces; one must never repeat under a key.
+pub(crate) fn seal_with_nonce_into(
+    key: &SealingKey,
+    nonce: &[u8; NONCE_LEN],
+    plaintext: &[u8],
+    context: &[u8],
+    out: &mut [u8],
+) {
+    assert_eq!(
+        out.len(),
+        sealed_len(plaintext.len()),
+        "output buffer has the wrong size"
+    );
+    out[..2].copy_from_slice(&MAGIC);
+    out[2] = VERSION;
+    out[3..AAD_HEADER_LEN].copy_from_slice(&key.id);
+    out[AAD_HEADER_LEN..HEADER_LEN].copy_from_slice(nonce);
+    let tag_at = out.len() - TAG_LEN;
+    out[HEADER_LEN..tag_at].copy_from_slice(plaintext);
+    let (head, rest) = out.split_at_mut(HEADER_LEN);
+    let (body, tag_out) = rest.split_at_mut(tag_at - HEADER_LEN);
+    let nonce = Nonce::try_from(&head[AAD_HEADER_LEN..]).expect("nonce is 12 bytes");
+    let tag = with_aad(head, context, |ad| {
+        key.cipher.encrypt_inout_detached(&nonce, ad, body.into())
+    })
+    // Only fails past GCM's 64 GiB message limit, far above any value we accept.
+    .expect("AES-GCM encryption of a bounded message cannot fail");
+    tag_out.copy_from_slice(&tag);
+}
+
 pub(crate) fn seal_with_nonce(
     key: &SealingKey,
     nonce: &[u8; NONCE_LEN],
     plaintext: &[u8],
     context: &[u8],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
-    out.extend_from_slice(&MAGIC);
-    out.push(VERSION);
-    out.extend_from_slice(&key.id);
-    out.extend_from_slice(nonce);
-    out.extend_from_slice(plaintext);
-    let ad = aad(&out, context);
-    let (head, body) = out.split_at_mut(HEADER_LEN);
-    let nonce = Nonce::try_from(&head[AAD_HEADER_LEN..]).expect("nonce is 12 bytes");
-    let tag = key
-        .cipher
-        .encrypt_inout_detached(&nonce, &ad, body.into())
-        // Only fails past GCM's 64 GiB message limit, far above any value we accept.
-        .expect("AES-GCM encryption of a bounded message cannot fail");
-    out.extend_from_slice(&tag);
+    let mut out = vec![0u8; sealed_len(plaintext.len())];
+    seal_with_nonce_into(key, nonce, plaintext, context, &mut out);
     out
+}
+
+fn fresh_nonce() -> Result<[u8; NONCE_LEN]> {
+    let mut nonce = [0u8; NONCE_LEN];
+    // Straight from the OS every time: a user-space buffer of randomness would be duplicated by
+    // fork() (pre-forking web servers), and a repeated GCM nonce is catastrophic.
+    getrandom::fill(&mut nonce)
+        .map_err(|_| CoreError::config("the operating system's random number generator failed"))?;
+    Ok(nonce)
+}
+
+/// Seal `plaintext` for the slot named by `context` into `out` (`sealed_len` bytes).
+pub fn seal_into(key: &SealingKey, plaintext: &[u8], context: &[u8], out: &mut [u8]) -> Result<()> {
+    seal_with_nonce_into(key, &fresh_nonce()?, plaintext, context, out);
+    Ok(())
 }
 
 /// Seal `plaintext` for the slot named by `context`, with a fresh random nonce.
 pub fn seal(key: &SealingKey, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>> {
-    let mut nonce = [0u8; NONCE_LEN];
-    getrandom::fill(&mut nonce)
-        .map_err(|_| CoreError::config("the operating system's random number generator failed"))?;
-    Ok(seal_with_nonce(key, &nonce, plaintext, context))
+    Ok(seal_with_nonce(key, &fresh_nonce()?, plaintext, context))
 }
 
-/// Open an envelope with `key`, which the caller chose from the envelope's key id.
-pub fn open(key: &SealingKey, envelope: &[u8], context: &[u8]) -> Result<SecretBytes> {
-    if peek_key_id(envelope) != Some(key.id) {
+/// The plaintext size of a well-formed envelope, if it could be one.
+pub fn opened_len(envelope: &[u8]) -> Option<usize> {
+    envelope.len().checked_sub(OVERHEAD)
+}
+
+/// Open into `out` (`opened_len` bytes) with `key`, which the caller chose from the key id. On
+/// failure `out` holds no plaintext: the tag is checked before anything is decrypted.
+pub fn open_into(key: &SealingKey, envelope: &[u8], context: &[u8], out: &mut [u8]) -> Result<()> {
+    if peek_key_id(envelope) != Some(key.id) || opened_len(envelope) != Some(out.len()) {
         return Err(CoreError::Decryption);
     }
-    let ad = aad(envelope, context);
     let nonce = Nonce::try_from(&envelope[AAD_HEADER_LEN..HEADER_LEN])
         .map_err(|_| CoreError::Decryption)?;
     let tag_at = envelope.len() - TAG_LEN;
     let tag = Tag::try_from(&envelope[tag_at..]).map_err(|_| CoreError::Decryption)?;
-    let mut plain = SecretBytes::from_slice(&envelope[HEADER_LEN..tag_at]);
-    let buf = plain.expose_mut();
-    key.cipher
-        .decrypt_inout_detached(&nonce, &ad, buf.into(), &tag)
-        .map_err(|_| CoreError::Decryption)?;
+    out.copy_from_slice(&envelope[HEADER_LEN..tag_at]);
+    with_aad(envelope, context, |ad| {
+        key.cipher
+            .decrypt_inout_detached(&nonce, ad, out.into(), &tag)
+    })
+    .map_err(|_| CoreError::Decryption)
+}
+
+/// Open an envelope with `key`, which the caller chose from the envelope's key id.
+pub fn open(key: &SealingKey, envelope: &[u8], context: &[u8]) -> Result<SecretBytes> {
+    let len = opened_len(envelope).ok_or(CoreError::Decryption)?;
+    let mut plain = SecretBytes::new(vec![0u8; len]);
+    open_into(key, envelope, context, plain.expose_mut())?;
     Ok(plain)
 }
 

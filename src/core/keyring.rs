@@ -339,6 +339,30 @@ impl Keyring {
         envelope::seal(&self.keys[0].sealing, plaintext, context)
     }
 
+    /// Seal under the primary key into `out` (`envelope::sealed_len` bytes).
+    pub fn seal_into(&self, plaintext: &[u8], context: &[u8], out: &mut [u8]) -> Result<()> {
+        envelope::seal_into(&self.keys[0].sealing, plaintext, context, out)
+    }
+
+    fn key_for(&self, envelope_bytes: &[u8]) -> Result<&RingKey> {
+        let id = envelope::peek_key_id(envelope_bytes).ok_or(CoreError::Decryption)?;
+        self.keys
+            .iter()
+            .find(|k| k.id() == id)
+            .map(|k| &**k)
+            .ok_or(CoreError::Decryption)
+    }
+
+    /// Open into `out` (`envelope::opened_len` bytes).
+    pub fn open_into(&self, envelope_bytes: &[u8], context: &[u8], out: &mut [u8]) -> Result<()> {
+        envelope::open_into(
+            &self.key_for(envelope_bytes)?.sealing,
+            envelope_bytes,
+            context,
+            out,
+        )
+    }
+
     /// Open with whichever key the envelope names; an unknown id is a plain decryption failure.
     pub fn open(&self, envelope_bytes: &[u8], context: &[u8]) -> Result<SecretBytes> {
         let id = envelope::peek_key_id(envelope_bytes).ok_or(CoreError::Decryption)?;

@@ -1,11 +1,14 @@
 //! `keyseal.Keyring`: the Python face of the core keyring. Key bytes never leave Rust except
 //! through `export()`.
 
+use std::borrow::Cow;
+
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use super::convert::{bytes_arg, secret_arg, DETACH_THRESHOLD};
+use crate::core::envelope;
 use crate::core::keyring::{self as core_keyring, key_id_hex, PassphraseParams};
 use crate::core::CoreError;
 
@@ -134,21 +137,23 @@ impl Keyring {
         context: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let ctx = match context {
-            Some(c) => bytes_arg(c, "context")?.into_owned(),
-            None => Vec::new(),
+            Some(c) => bytes_arg(c, "context")?,
+            None => Cow::Borrowed(&[][..]),
         };
-        let out = if let Ok(b) = plaintext.cast::<PyBytes>() {
+        if let Ok(b) = plaintext.cast::<PyBytes>() {
             let data = b.as_bytes();
-            if data.len() > DETACH_THRESHOLD {
-                let data = data.to_vec();
-                py.detach(|| self.inner.seal(&data, &ctx))?
-            } else {
-                self.inner.seal(data, &ctx)?
+            if data.len() <= DETACH_THRESHOLD {
+                // The common case, a small secret: sealed straight into the new bytes object.
+                return PyBytes::new_with(py, envelope::sealed_len(data.len()), |out| {
+                    Ok(self.inner.seal_into(data, &ctx, out)?)
+                });
             }
-        } else {
-            let data = secret_arg(plaintext, "plaintext")?;
-            py.detach(|| self.inner.seal(data.expose(), &ctx))?
-        };
+            let data = data.to_vec();
+            let out = py.detach(|| self.inner.seal(&data, &ctx))?;
+            return Ok(PyBytes::new(py, &out));
+        }
+        let data = secret_arg(plaintext, "plaintext")?;
+        let out = py.detach(|| self.inner.seal(data.expose(), &ctx))?;
         Ok(PyBytes::new(py, &out))
     }
 
@@ -165,16 +170,17 @@ impl Keyring {
             .map_err(|_| PyTypeError::new_err("envelope must be bytes"))?
             .as_bytes();
         let ctx = match context {
-            Some(c) => bytes_arg(c, "context")?.into_owned(),
-            None => Vec::new(),
+            Some(c) => bytes_arg(c, "context")?,
+            None => Cow::Borrowed(&[][..]),
         };
-        let plain = if env.len() > DETACH_THRESHOLD {
+        if env.len() > DETACH_THRESHOLD {
             let env = env.to_vec();
-            py.detach(|| self.inner.open(&env, &ctx))?
-        } else {
-            self.inner.open(env, &ctx)?
-        };
-        Ok(PyBytes::new(py, plain.expose()))
+            let plain = py.detach(|| self.inner.open(&env, &ctx))?;
+            return Ok(PyBytes::new(py, plain.expose()));
+        }
+        let len = envelope::opened_len(env).ok_or(CoreError::Decryption)?;
+        // Opened straight into the bytes object: no intermediate plaintext copy to wipe.
+        PyBytes::new_with(py, len, |out| Ok(self.inner.open_into(env, &ctx, out)?))
     }
 
     fn __repr__(&self) -> String {
