@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import redis
 import redis.asyncio as redis_async
-from _servers import ServerConfig, make_tls_certs, start_cluster, start_server, stop_all
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from redis.cluster import RedisCluster
 
 import keyseal
+from _servers import ServerConfig, make_tls_certs, start_cluster, start_server, stop_all
 
 VALUE = "v" * 40
 FERNET = Fernet(Fernet.generate_key())
