@@ -130,12 +130,20 @@ impl RedisStore {
         let (backend, where_) = match &url.target {
             Target::Tcp { host, port } => {
                 let ci = info(addr(host, *port))?;
-                let client = if url.tls {
+                let mut client = if url.tls {
                     Client::build_with_tls(ci, tls_certificates(opts)?)
                 } else {
                     Client::open(ci)
                 }
                 .map_err(|e| config_err(&e))?;
+                if url.tls && skip_hostname {
+                    // build_with_tls replaces the address's TLS parameters, so the hostname
+                    // opt-out has to be applied to the finished client's address.
+                    let info = client.get_connection_info().clone();
+                    let mut a = info.addr().clone();
+                    a.set_danger_accept_invalid_hostnames(true);
+                    client = Client::open(info.set_addr(a)).map_err(|e| config_err(&e))?;
+                }
                 (single(client), format!("{host}:{port}"))
             }
             Target::Unix { path } => {
