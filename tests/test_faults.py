@@ -1,0 +1,146 @@
+"""Faults: Redis going away mid-run, coming back, dying with kill -9, or never answering."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from keyseal import Keyring, StoreConnectionError, StoreError, Vault
+
+FAST = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+
+
+@pytest.fixture
+def own_server(redis_factory: Any) -> Any:
+    """A server of this test's own, with an append-only file, so stopping it disturbs nobody."""
+    return redis_factory.server("faults", aof=True)
+
+
+def test_stop_fails_fast_then_the_same_vault_recovers(own_server: Any) -> None:
+    vault = Vault(own_server.url, keyring=Keyring.generate(), **FAST)
+    vault.put("api", "before-the-outage")
+    own_server.stop()
+    for op in (lambda: vault.get("api"), lambda: vault.put("api", "x"), lambda: vault.exists("api")):
+        start = time.monotonic()
+        with pytest.raises(StoreConnectionError):
+            op()
+        assert time.monotonic() - start < 3.0
+    own_server.start()
+    got = vault.get("api")  # the same Vault, not rebuilt
+    assert got is not None
+    assert got.reveal() == "before-the-outage"
+    vault.put("api", "after")
+    assert vault.get("api") == "after"
+
+
+def test_async_path_recovers_after_a_restart(own_server: Any) -> None:
+    vault = Vault(own_server.url, keyring=Keyring.generate(), **FAST)
+
+    async def phase(expect_ok: bool) -> None:
+        if expect_ok:
+            await vault.aput("k", "v")
+            assert await vault.aget("k") == "v"
+        else:
+            start = time.monotonic()
+            with pytest.raises(StoreError):
+                await vault.aget("k")
+            assert time.monotonic() - start < 5.0
+
+    asyncio.run(phase(True))
+    own_server.stop()
+    asyncio.run(phase(False))
+    own_server.start()
+    # The connection manager reconnects by itself; give it a moment's grace, never a hang.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            asyncio.run(phase(True))
+            break
+        except StoreError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_no_acknowledged_write_is_lost_to_kill_9(own_server: Any) -> None:
+    """With appendonly + appendfsync always, every put that returned is there after a crash."""
+    vault = Vault(own_server.url, keyring=Keyring.generate(), namespace="durable", **FAST)
+    acknowledged: list[int] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            try:
+                vault.put(f"k{i}", f"value-{i}")
+            except StoreError:
+                return
+            acknowledged.append(i)
+            i += 1
+
+    t = threading.Thread(target=writer)
+    t.start()
+    time.sleep(0.7)
+    own_server.kill9()
+    stop.set()
+    t.join(timeout=10)
+    assert len(acknowledged) > 50, "the writer barely ran"
+    own_server.start()
+    got = vault.get_many([f"k{i}" for i in acknowledged])
+    missing = [i for i in acknowledged if f"k{i}" not in got]
+    assert missing == []
+    assert all(got[f"k{i}"] == f"value-{i}" for i in acknowledged)
+
+
+def test_async_timeout_on_a_silent_server(redis_blackhole: Any) -> None:
+    vault = Vault(
+        redis_blackhole.url, keyring=Keyring.generate(), socket_timeout=0.5, socket_connect_timeout=0.5
+    )
+
+    async def run() -> None:
+        await vault.aget("k")
+
+    start = time.monotonic()
+    with pytest.raises(StoreError):
+        asyncio.run(run())
+    assert time.monotonic() - start < 4.0
+
+
+def test_value_over_the_limit_is_refused_and_nothing_written(redis_plain: Any) -> None:
+    vault = Vault(redis_plain.url, keyring=Keyring.generate(), namespace="limits", max_value_size=1024)
+    with pytest.raises(ValueError, match="max_value_size"):
+        vault.put("big", b"x" * 1025)
+    with pytest.raises(ValueError, match="max_value_size"):
+        vault.put_many({"ok": b"x", "big": b"x" * 4096})
+    assert not vault.exists("big")
+    assert not vault.exists("ok"), "a rejected batch must write nothing"
+    vault.put("edge", b"x" * 1024)
+    assert vault.get("edge") is not None
+
+
+def test_cluster_node_outage_and_recovery(redis_factory: Any) -> None:
+    cluster = redis_factory.cluster("faults-cluster")
+    vault = Vault(cluster.url, keyring=Keyring.generate(), namespace="outage", **FAST)
+    names = [f"n{i}" for i in range(60)]
+    vault.put_many({n: n for n in names})
+    cluster.processes[1].stop()
+    start = time.monotonic()
+    with pytest.raises(StoreError):
+        vault.get_many(names)  # some of these keys live on the stopped node
+    assert time.monotonic() - start < 15.0
+    cluster.start()
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            got = vault.get_many(names)
+            break
+        except StoreError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+    # The nodes run without persistence: what survived must be right, never wrong.
+    assert all(got[n] == n for n in got)
