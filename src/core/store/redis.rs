@@ -121,7 +121,10 @@ impl RedisStore {
         let info = |a: ConnectionAddr| -> Result<ConnectionInfo> {
             Ok(a.into_connection_info()
                 .map_err(|e| config_err(&e))?
-                .set_redis_settings(settings.clone()))
+                .set_redis_settings(settings.clone())
+                // Request/response traffic: Nagle's algorithm only adds latency, most of all
+                // when TLS splits a command into records.
+                .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true)))
         };
         let connect_timeout = opts
             .socket_connect_timeout
