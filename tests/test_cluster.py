@@ -1,4 +1,4 @@
-"""The Vault on a real 3-master Redis Cluster, with and without the least-privilege ACL user."""
+"""The Vault on a real 3-master Redis Cluster: no ACL, the broad ACL user, the least-privilege user."""
 
 from __future__ import annotations
 
@@ -8,10 +8,17 @@ from typing import Any
 
 import pytest
 
+from _extra_servers import least_privilege_cluster
 from keyseal import DecryptionError, Keyring, Vault
 
 
-@pytest.fixture(params=["redis_cluster", "redis_cluster_acl"])
+@pytest.fixture(scope="module")
+def redis_cluster_lp(redis_factory: Any) -> Any:
+    """A 3-master cluster whose app user has only the least-privilege ACL rule."""
+    return least_privilege_cluster(redis_factory, "cluster-lp")
+
+
+@pytest.fixture(params=["redis_cluster", "redis_cluster_acl", "redis_cluster_lp"])
 def cluster(request: pytest.FixtureRequest) -> Any:
     return request.getfixturevalue(request.param)
 

@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 
-from keyseal import Keyring, StoreConnectionError, StoreError, Vault
+from _extra_servers import least_privilege_cluster, least_privilege_server
+from keyseal import Keyring, StoreConnectionError, StoreError, StoreTimeoutError, Vault
 
 FAST = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
 
 
 @pytest.fixture
 def own_server(redis_factory: Any) -> Any:
-    """A server of this test's own, with an append-only file, so stopping it disturbs nobody."""
-    return redis_factory.server("faults", aof=True)
+    """Its own server (append-only file, least-privilege app user): stopping it disturbs nobody."""
+    return least_privilege_server(redis_factory, "faults", aof=True)
 
 
 def test_stop_fails_fast_then_the_same_vault_recovers(own_server: Any) -> None:
@@ -30,7 +31,9 @@ def test_stop_fails_fast_then_the_same_vault_recovers(own_server: Any) -> None:
             op()
         assert time.monotonic() - start < 3.0
     own_server.start()
+    start = time.monotonic()
     got = vault.get("api")  # the same Vault, not rebuilt
+    print(f"\nreconnect: first get after restart took {(time.monotonic() - start) * 1000:.1f} ms")
     assert got is not None
     assert got.reveal() == "before-the-outage"
     vault.put("api", "after")
@@ -55,10 +58,13 @@ def test_async_path_recovers_after_a_restart(own_server: Any) -> None:
     asyncio.run(phase(False))
     own_server.start()
     # The connection manager reconnects by itself; give it a moment's grace, never a hang.
-    deadline = time.monotonic() + 10
+    restarted = time.monotonic()
+    deadline = restarted + 10
     while True:
         try:
             asyncio.run(phase(True))
+            took_ms = (time.monotonic() - restarted) * 1000
+            print(f"\nasync reconnect: working again {took_ms:.0f} ms after restart")
             break
         except StoreError:
             if time.monotonic() > deadline:
@@ -96,6 +102,24 @@ def test_no_acknowledged_write_is_lost_to_kill_9(own_server: Any) -> None:
     assert all(got[f"k{i}"] == f"value-{i}" for i in acknowledged)
 
 
+@pytest.mark.parametrize("timeout", [0.3, 1.0])
+def test_sync_timeout_on_a_silent_server(redis_blackhole: Any, timeout: float) -> None:
+    """A server that accepts and never answers: the call fails after about the timeout, not later."""
+    vault = Vault(
+        redis_blackhole.url,
+        keyring=Keyring.generate(),
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+    )
+    for op in (lambda: vault.get("k"), lambda: vault.put("k", "v")):
+        start = time.monotonic()
+        with pytest.raises((StoreTimeoutError, StoreConnectionError)):
+            op()
+        took = time.monotonic() - start
+        print(f"\nsilent server, timeout {timeout} s: failed after {took:.2f} s")
+        assert timeout * 0.8 <= took < timeout * 1.5 + 0.2, "one timeout, not one per reply"
+
+
 def test_async_timeout_on_a_silent_server(redis_blackhole: Any) -> None:
     vault = Vault(
         redis_blackhole.url, keyring=Keyring.generate(), socket_timeout=0.5, socket_connect_timeout=0.5
@@ -123,7 +147,7 @@ def test_value_over_the_limit_is_refused_and_nothing_written(redis_plain: Any) -
 
 
 def test_cluster_node_outage_and_recovery(redis_factory: Any) -> None:
-    cluster = redis_factory.cluster("faults-cluster")
+    cluster = least_privilege_cluster(redis_factory, "faults-cluster")
     vault = Vault(cluster.url, keyring=Keyring.generate(), namespace="outage", **FAST)
     names = [f"n{i}" for i in range(60)]
     vault.put_many({n: n for n in names})

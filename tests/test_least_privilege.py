@@ -9,15 +9,8 @@ from typing import Any
 import pytest
 import redis
 
+from _extra_servers import CLUSTER_EXTRA, SINGLE_NODE_RULE
 from keyseal import Keyring, StoreAuthError, Vault
-
-# Keep in step with docs/redis.md.
-SINGLE_NODE_RULE = (
-    "resetkeys ~ks:* resetchannels -@all "
-    "+get +mget +set +unlink +exists +pttl +pexpire +persist +type +scan +eval "
-    "+ping +hello +auth +select"
-)
-CLUSTER_EXTRA = "+cluster|slots +asking"
 
 
 def _add_user(clients: list[Any], rule: str) -> str:

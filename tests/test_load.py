@@ -9,9 +9,16 @@ from typing import Any
 
 import pytest
 
-from keyseal import Keyring, Vault
+from _extra_servers import least_privilege_server
+from keyseal import Keyring, StoreError, Vault
 
 DURATION = 10.0
+
+
+@pytest.fixture(scope="module")
+def redis_lp(redis_factory: Any) -> Any:
+    """A server whose app user has only the least-privilege ACL rule."""
+    return least_privilege_server(redis_factory, "load-lp")
 
 
 def _thread_worker(vault: Vault, tid: int, until: float, counts: list[int], errors: list[str]) -> None:
@@ -67,8 +74,9 @@ def _pairs_per_second(vault: Vault, threads: int, seconds: float) -> float:
 
 
 @pytest.mark.slow
-def test_threads_and_coroutines_together(redis_plain: Any) -> None:
-    vault = Vault(redis_plain.url, keyring=Keyring.generate(), namespace="load")
+def test_threads_and_coroutines_together(redis_lp: Any) -> None:
+    """Under the least-privilege ACL user, as an app would run."""
+    vault = Vault(redis_lp.url, keyring=Keyring.generate(), namespace="load")
     until = time.monotonic() + DURATION
     counts = [0] * 8
     errors: list[str] = []
@@ -95,3 +103,49 @@ def test_blocking_calls_run_in_parallel(redis_plain: Any) -> None:
     four = _pairs_per_second(vault, 4, 2.0)
     print(f"\nparallel: 1 thread {one:,.0f} pairs/s, 4 threads {four:,.0f} pairs/s ({four / one:.2f}x)")
     assert four > 1.4 * one
+
+
+def _spin(seconds: float) -> int:
+    """A pure-Python CPU loop: how many iterations fit in `seconds` of wall time."""
+    n = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        n += 1
+    return n
+
+
+def test_main_thread_runs_while_others_block_in_get(redis_blackhole: Any) -> None:
+    """8 threads block in vault.get on a server that never answers; Python keeps running meanwhile.
+
+    If the GIL were held during Redis I/O, the main thread would stall for the whole timeout.
+    """
+    vault = Vault(
+        redis_blackhole.url, keyring=Keyring.generate(), socket_timeout=1.5, socket_connect_timeout=1.5
+    )
+    alone = _spin(0.5)
+    failures: list[str] = []
+    started = threading.Barrier(9)
+
+    def blocked() -> None:
+        started.wait()
+        try:
+            vault.get("k")
+            failures.append("get on a silent server returned")
+        except StoreError:
+            pass
+
+    threads = [threading.Thread(target=blocked) for _ in range(8)]
+    for t in threads:
+        t.start()
+    started.wait()
+    time.sleep(0.2)  # every thread is inside vault.get now
+    during = _spin(0.5)
+    blocked_still = sum(t.is_alive() for t in threads)
+    for t in threads:
+        t.join()
+    print(
+        f"\nGIL: {alone:,} loop iterations alone, {during:,} while 8 threads blocked ({during / alone:.0%})"
+    )
+    assert failures == []
+    assert blocked_still == 8, "the threads must still be waiting on Redis while we measured"
+    assert during > 0.5 * alone

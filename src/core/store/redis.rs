@@ -83,7 +83,12 @@ fn tls_certificates(opts: &Options) -> Result<TlsCertificates> {
 }
 
 fn redis_settings(url: &StoreUrl, opts: &Options) -> RedisConnectionInfo {
-    let mut r = RedisConnectionInfo::default().set_db(url.db);
+    // No CLIENT SETINFO on connect: it costs a round trip per new connection, needs an ACL
+    // permission of its own, and against a server that accepts but never answers each of its two
+    // replies waited a full connect timeout (the sync reader times out reply by reply).
+    let mut r = RedisConnectionInfo::default()
+        .set_db(url.db)
+        .set_skip_set_lib_name();
     if let Some(u) = opts.username.as_ref().or(url.username.as_ref()) {
         r = r.set_username(u);
     }
