@@ -120,6 +120,33 @@ def test_sync_timeout_on_a_silent_server(redis_blackhole: Any, timeout: float) -
         assert timeout * 0.8 <= took < timeout * 1.5 + 0.2, "one timeout, not one per reply"
 
 
+def test_a_pipeline_on_a_silent_server_waits_one_timeout_not_one_per_command(redis_blackhole: Any) -> None:
+    """put_many of 200 values is one pipeline: a silent server must cost one timeout, not 200."""
+    timeout = 0.25
+    vault = Vault(
+        redis_blackhole.url,
+        keyring=Keyring.generate(),
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+    )
+    many = {f"k{i}": "v" for i in range(200)}
+
+    async def aput_many() -> None:
+        await vault.aput_many(many)
+
+    for label, op in (
+        ("put_many", lambda: vault.put_many(many)),
+        ("get_many", lambda: vault.get_many(list(many))),
+        ("aput_many", lambda: asyncio.run(aput_many())),
+    ):
+        start = time.monotonic()
+        with pytest.raises(StoreError):
+            op()
+        took = time.monotonic() - start
+        print(f"\nsilent server, {label} of 200: failed after {took:.2f} s (timeout {timeout} s)")
+        assert took < timeout * 3 + 0.5, label
+
+
 def test_async_timeout_on_a_silent_server(redis_blackhole: Any) -> None:
     vault = Vault(
         redis_blackhole.url, keyring=Keyring.generate(), socket_timeout=0.5, socket_connect_timeout=0.5

@@ -16,9 +16,9 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{
-    Client, ClientTlsConfig, Cmd, Connection, ConnectionAddr, ConnectionInfo, ErrorKind,
-    FromRedisValue, IntoConnectionInfo, Pipeline, RedisConnectionInfo, RedisError, TlsCertificates,
-    Value,
+    Client, ClientTlsConfig, Cmd, Connection, ConnectionAddr, ConnectionInfo, ConnectionLike,
+    ErrorKind, FromRedisValue, IntoConnectionInfo, Pipeline, RedisConnectionInfo, RedisError,
+    TlsCertificates, Value,
 };
 use tokio::sync::OnceCell;
 
@@ -260,7 +260,7 @@ impl RedisStore {
             Some(c) => c,
             None => self.connect(client)?,
         };
-        let result = pipe.query::<T>(&mut conn);
+        let result = pipe.query::<T>(&mut FailFast(&mut conn));
         let result = match result {
             Err(e) if reused && is_broken(&e) => {
                 log::info!(
@@ -270,7 +270,7 @@ impl RedisStore {
                 );
                 idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
                 conn = self.connect(client)?;
-                pipe.query::<T>(&mut conn)
+                pipe.query::<T>(&mut FailFast(&mut conn))
             }
             other => other,
         };
@@ -423,12 +423,6 @@ impl RedisStore {
     }
 
     /// Delete keys; on a cluster one UNLINK per key, since they may sit in different slots.
-    pub fn delete_many(&self, keys: &[Vec<u8>]) -> Result<u64> {
-        Ok(self
-            .run::<Vec<i64>>(&self.unlink_pipe(keys))?
-            .into_iter()
-            .sum::<i64>() as u64)
-    }
     pub async fn adelete_many(&self, keys: &[Vec<u8>]) -> Result<u64> {
         Ok(self
             .arun::<Vec<i64>>(&self.unlink_pipe(keys))
@@ -474,31 +468,12 @@ impl RedisStore {
         ))
     }
 
-    pub fn swap_many(&self, swaps: &[Swap]) -> Result<usize> {
-        Ok(self
-            .run::<Vec<i64>>(&swap_pipe(swaps))?
-            .into_iter()
-            .sum::<i64>() as usize)
-    }
     pub async fn aswap_many(&self, swaps: &[Swap]) -> Result<usize> {
         Ok(self
             .arun::<Vec<i64>>(&swap_pipe(swaps))
             .await?
             .into_iter()
             .sum::<i64>() as usize)
-    }
-
-    pub fn scan(&self, prefix: &[u8], state: &mut ScanState, count: usize) -> Result<Vec<Vec<u8>>> {
-        match &self.backend {
-            Backend::Single { .. } => {
-                let (cursor, keys): (u64, Vec<Vec<u8>>) = self
-                    .run::<((u64, Vec<Vec<u8>>),)>(&one(&scan_cmd(state.cursor, prefix, count)))?
-                    .0;
-                advance(state, cursor);
-                Ok(keys)
-            }
-            Backend::Cluster { .. } => runtime().block_on(self.ascan(prefix, state, count)),
-        }
     }
 
     /// SCAN one page. A cluster is walked node by node: each master's own SCAN cursor, in turn.
@@ -744,6 +719,54 @@ fn pttl(ms: i64) -> Ttl {
         -2 => Ttl::Missing,
         n if n < 0 => Ttl::Forever,
         n => Ttl::Remaining(Duration::from_millis(n as u64)),
+    }
+}
+
+/// A blocking connection that reads a pipeline's replies but gives up at the first failed read.
+/// redis-rs's own reader keeps reading after a timeout, so a server that stopped answering cost
+/// one full `socket_timeout` per command of the pipeline (a 1,000-value `put_many` at the default
+/// 5 s: over an hour). The connection is dropped after such an error (`is_broken`), so the
+/// unread replies do not matter. Server error replies are values, read on as before. We never
+/// send MULTI/EXEC pipelines, so `offset` only skips replies.
+struct FailFast<'a>(&'a mut Connection);
+
+impl ConnectionLike for FailFast<'_> {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<Value> {
+        self.0.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisResult<Vec<Value>> {
+        self.0.send_packed_command(cmd)?;
+        let mut replies = Vec::with_capacity(count);
+        let mut want = offset + count;
+        let mut idx = 0;
+        while idx < want {
+            match self.0.recv_response()? {
+                // RESP3 push data can arrive between replies; it is not one of them.
+                Value::Push { .. } => want += 1,
+                v if idx >= offset => replies.push(v),
+                _ => {}
+            }
+            idx += 1;
+        }
+        Ok(replies)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.0.get_db()
+    }
+
+    fn check_connection(&mut self) -> bool {
+        self.0.check_connection()
+    }
+
+    fn is_open(&self) -> bool {
+        self.0.is_open()
     }
 }
 
