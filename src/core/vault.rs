@@ -8,6 +8,7 @@ use super::envelope::{self, OVERHEAD};
 use super::error::{CoreError, Result};
 use super::keyring::Keyring;
 use super::naming::Namer;
+use super::runtime::runtime;
 use super::secret::SecretBytes;
 use super::store::url::{self, Options, Target};
 use super::store::{Expiry, MemoryStore, RedisStore, ScanState, Store, Swap, Ttl};
@@ -249,20 +250,8 @@ impl Vault {
     /// Delete every value of this namespace (SCAN + UNLINK in batches; never FLUSHDB). Returns
     /// how many were deleted.
     pub fn clear(&self) -> Result<u64> {
-        let store = self.store()?;
-        let mut state = ScanState::default();
-        let mut deleted = 0;
-        while !state.is_done() {
-            let keys = self.owned(store.scan(
-                self.namer.namespace_prefix(),
-                &mut state,
-                DEFAULT_REWRAP_BATCH,
-            )?);
-            if !keys.is_empty() {
-                deleted += store.delete_many(&keys)?;
-            }
-        }
-        Ok(deleted)
+        // A bulk walk: the blocking form waits on the async one rather than repeating it.
+        runtime().block_on(self.aclear())
     }
     pub async fn aclear(&self) -> Result<u64> {
         let store = self.store()?;
@@ -351,29 +340,10 @@ impl Vault {
     pub fn rewrap(
         &self,
         batch: usize,
-        progress: &mut dyn FnMut(&RewrapStats) -> Result<()>,
+        progress: &mut (dyn FnMut(&RewrapStats) -> Result<()> + Send),
     ) -> Result<RewrapStats> {
-        let batch = batch.clamp(1, 100_000);
-        let mut stats = RewrapStats::default();
-        let mut state = ScanState::default();
-        let store = self.store()?;
-        while !state.is_done() {
-            let keys = self.owned(store.scan(self.namer.namespace_prefix(), &mut state, batch)?);
-            if keys.is_empty() {
-                continue;
-            }
-            let values = store.get_many(&keys)?;
-            let swaps = self.plan_rewrap(keys, values, &mut stats);
-            let swapped = if swaps.is_empty() {
-                0
-            } else {
-                store.swap_many(&swaps)?
-            };
-            Self::finish_batch(&mut stats, swaps.len(), swapped);
-            progress(&stats)?;
-        }
-        log_rewrap(&stats);
-        Ok(stats)
+        // A bulk walk: the blocking form waits on the async one rather than repeating it.
+        runtime().block_on(self.arewrap(batch, progress))
     }
 
     pub async fn arewrap(

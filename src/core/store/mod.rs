@@ -91,18 +91,8 @@ impl Store {
     pub fn touch(&self, key: &[u8], expiry: Expiry) -> Result<bool> {
         both!(self, s => s.touch(key, expiry))
     }
-    pub fn delete_many(&self, keys: &[Vec<u8>]) -> Result<u64> {
-        both!(self, s => s.delete_many(keys))
-    }
     pub fn ttl(&self, key: &[u8]) -> Result<Ttl> {
         both!(self, s => s.ttl(key))
-    }
-    pub fn scan(&self, prefix: &[u8], state: &mut ScanState, count: usize) -> Result<Vec<Vec<u8>>> {
-        both!(self, s => s.scan(prefix, state, count))
-    }
-    /// Returns how many swaps took effect.
-    pub fn swap_many(&self, swaps: &[Swap]) -> Result<usize> {
-        both!(self, s => s.swap_many(swaps))
     }
 
     pub async fn aset_many(&self, items: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Result<()> {
@@ -164,6 +154,7 @@ impl Store {
             Store::Redis(s) => s.ascan(prefix, state, count).await,
         }
     }
+    /// Returns how many swaps took effect.
     pub async fn aswap_many(&self, swaps: &[Swap]) -> Result<usize> {
         match self {
             Store::Memory(s) => s.swap_many(swaps),
