@@ -40,6 +40,67 @@ def test_stop_fails_fast_then_the_same_vault_recovers(own_server: Any) -> None:
     assert vault.get("api") == "after"
 
 
+def test_stop_and_restart_under_traffic(own_server: Any) -> None:
+    """4 threads put and read back while the server goes away and comes back: every call either
+    returns the right value or raises StoreError quickly; nothing hangs; traffic resumes."""
+    vault = Vault(own_server.url, keyring=Keyring.generate(), namespace="traffic", **FAST)
+    phase = {"name": "up"}
+    stop = threading.Event()
+    wrong: list[str] = []
+    foreign: list[str] = []
+    slowest = [0.0]
+    ok_by_phase: dict[str, int] = {"up": 0, "down": 0, "back": 0}
+    failed_by_phase: dict[str, int] = {"up": 0, "down": 0, "back": 0}
+    lock = threading.Lock()
+
+    def worker(tid: int) -> None:
+        i = 0
+        while not stop.is_set():
+            name, value = f"t{tid}-{i}", f"v{tid}-{i}"
+            current = phase["name"]
+            start = time.monotonic()
+            try:
+                vault.put(name, value)
+                got = vault.get(name)
+                if got is None or got.reveal() != value:
+                    wrong.append(name)
+                outcome = ok_by_phase
+            except StoreError:
+                outcome = failed_by_phase
+            except Exception as exc:
+                foreign.append(f"{type(exc).__name__}: {exc}")
+                outcome = failed_by_phase
+            took = time.monotonic() - start
+            with lock:
+                outcome[current] += 1
+                slowest[0] = max(slowest[0], took)
+            i += 1
+            if outcome is failed_by_phase:
+                time.sleep(0.01)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    phase["name"] = "down"
+    own_server.stop()
+    time.sleep(1.0)
+    own_server.start()
+    phase["name"] = "back"
+    time.sleep(1.0)
+    stop.set()
+    for t in threads:
+        t.join(timeout=10)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    print(f"\nunder traffic: ok {ok_by_phase}, failed {failed_by_phase}, slowest call {slowest[0]:.2f} s")
+    assert wrong == []
+    assert foreign == []
+    assert ok_by_phase["up"] > 0
+    assert failed_by_phase["down"] > 0
+    assert ok_by_phase["back"] > 0, "the same Vault must work again after the restart"
+    assert slowest[0] < 3.0
+
+
 def test_async_path_recovers_after_a_restart(own_server: Any) -> None:
     vault = Vault(own_server.url, keyring=Keyring.generate(), **FAST)
 
