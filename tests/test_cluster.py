@@ -63,6 +63,7 @@ def test_async_twins_across_slots(cluster: Any) -> None:
         singles = await asyncio.gather(*[vault.aget(f"b{i}") for i in range(100)])
         assert [s.reveal() if s else None for s in singles] == [str(i) for i in range(100)]
         got = await vault.aget_many(names)
+        assert await vault.attl("a1") == math.inf
         assert await vault.aexists("a1")
         assert await vault.adelete("a1")
         assert await vault.aclear() == 199
@@ -71,10 +72,29 @@ def test_async_twins_across_slots(cluster: Any) -> None:
     assert asyncio.run(run()) == {n: n.upper() for n in names}
 
 
+def test_async_rewrap_walks_every_node(cluster: Any) -> None:
+    old = Keyring.generate()
+    Vault(cluster.url, keyring=old, namespace="cluster-arewrap").put_many(
+        {f"n{i}": f"v{i}" for i in range(120)}, ttl=900
+    )
+    new = old.rotated()
+    rotated = Vault(cluster.url, keyring=new, namespace="cluster-arewrap")
+
+    async def run() -> tuple[int, int]:
+        return await rotated.arewrap(batch_size=25), await rotated.arewrap()
+
+    assert asyncio.run(run()) == (120, 0)
+    retired = Vault(cluster.url, keyring=new.without(old.primary_id), namespace="cluster-arewrap")
+    got = retired.get_many([f"n{i}" for i in range(120)])
+    assert {n: s.reveal() for n, s in got.items()} == {f"n{i}": f"v{i}" for i in range(120)}
+    assert retired.clear() == 120
+
+
 def test_rewrap_walks_every_node(cluster: Any) -> None:
     old = Keyring.generate()
     vault = Vault(cluster.url, keyring=old, namespace="cluster-rewrap")
     vault.put_many({f"n{i}": f"v{i}" for i in range(300)}, ttl=900)
+    assert _nodes_holding(cluster) == len(cluster.nodes), "300 keys must reach every master"
     new = old.rotated()
     rotated = Vault(cluster.url, keyring=new, namespace="cluster-rewrap")
     seen: list[int] = []
