@@ -159,6 +159,7 @@ def test_no_acknowledged_write_is_lost_to_kill_9(own_server: Any) -> None:
     own_server.start()
     got = vault.get_many([f"k{i}" for i in acknowledged])
     missing = [i for i in acknowledged if f"k{i}" not in got]
+    print(f"\nkill -9: {len(acknowledged)} puts acknowledged, {len(missing)} missing after restart")
     assert missing == []
     assert all(got[f"k{i}"] == f"value-{i}" for i in acknowledged)
 
