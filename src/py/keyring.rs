@@ -19,6 +19,14 @@ const _: () = assert!(
         && core_keyring::RFC9106_PARALLELISM == 4
 );
 
+/// The optional `context=` argument of `seal`/`open`: empty when left out.
+fn context_arg<'a>(context: Option<&'a Bound<'_, PyAny>>) -> PyResult<Cow<'a, [u8]>> {
+    match context {
+        Some(c) => bytes_arg(c, "context"),
+        None => Ok(Cow::Borrowed(&[])),
+    }
+}
+
 #[pyclass(frozen, module = "keyseal._native", name = "Keyring")]
 pub struct Keyring {
     inner: core_keyring::Keyring,
@@ -136,10 +144,7 @@ impl Keyring {
         plaintext: &Bound<'py, PyAny>,
         context: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let ctx = match context {
-            Some(c) => bytes_arg(c, "context")?,
-            None => Cow::Borrowed(&[][..]),
-        };
+        let ctx = context_arg(context)?;
         if let Ok(b) = plaintext.cast::<PyBytes>() {
             let data = b.as_bytes();
             if data.len() <= DETACH_THRESHOLD {
@@ -169,10 +174,7 @@ impl Keyring {
             .cast::<PyBytes>()
             .map_err(|_| PyTypeError::new_err("envelope must be bytes"))?
             .as_bytes();
-        let ctx = match context {
-            Some(c) => bytes_arg(c, "context")?,
-            None => Cow::Borrowed(&[][..]),
-        };
+        let ctx = context_arg(context)?;
         if env.len() > DETACH_THRESHOLD {
             let env = env.to_vec();
             let plain = py.detach(|| self.inner.open(&env, &ctx))?;
