@@ -350,12 +350,12 @@ impl Keyring {
         out.push_str(TEXT_PREFIX);
         out.push_str(",name=");
         // Encoded straight into the buffer: no intermediate String.
-        B64.encode_string(self.name_key.expose(), &mut *out);
+        B64.encode_string(self.name_key.expose(), &mut out);
         for k in &self.keys {
             out.push_str(",key=");
             out.push_str(&key_id_hex(&k.id()));
             out.push(':');
-            B64.encode_string(k.bytes.expose(), &mut *out);
+            B64.encode_string(k.bytes.expose(), &mut out);
         }
         let check = text_check(&out);
         out.push_str(CHECK_FIELD);

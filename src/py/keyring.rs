@@ -178,7 +178,7 @@ impl Keyring {
             .as_bytes();
         let ctx = context_arg(context)?;
         if env.len() > DETACH_THRESHOLD {
-            let plain = py.detach(|| self.inner.open(&env, &ctx))?;
+            let plain = py.detach(|| self.inner.open(env, &ctx))?;
             return Ok(PyBytes::new(py, plain.expose()));
         }
         let len = envelope::opened_len(env).ok_or(CoreError::Decryption)?;
