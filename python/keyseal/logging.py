@@ -70,8 +70,14 @@ class RedactingFilter(logging.Filter):
         if isinstance(args, Mapping) and args:
             # `log.info("%(password)s", {"password": ...})`: the message alone does not show
             # that the value was a password, the mapping's key does.
-            cleaned_args = self.redactor.redact_obj(dict(args))
-            if any(cleaned_args[k] is not args[k] for k in cleaned_args):
+            plain = dict(args)
+            cleaned_args = self.redactor.redact_obj(plain)
+            # Keys are redacted too (a key can hold a secret), so compare pairwise in order.
+            changed = len(cleaned_args) != len(plain) or any(
+                ck is not k or cv is not v
+                for (ck, cv), (k, v) in zip(cleaned_args.items(), plain.items(), strict=True)
+            )
+            if changed:
                 record.args = cleaned_args
         message = record.getMessage()
         clean = redact(message)

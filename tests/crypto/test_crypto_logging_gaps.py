@@ -91,6 +91,10 @@ def test_mapping_args_are_redacted_by_key_name(logged) -> None:  # type: ignore[
     assert "hunter2hunter2" not in out
     assert "login bob with [REDACTED:sensitive_field]" in out
     assert "hunter2hunter2" not in repr(records[0].args)
+    # A key that itself holds a secret is redacted too, without failing the record.
+    lg.info("n=%(n)s", {"n": 3, TOKEN: "x"})
+    assert "n=3" in stream.getvalue()
+    assert TOKEN not in repr(records[1].args)
 
 
 def test_bytes_and_bytearray_in_extra(logged) -> None:  # type: ignore[no-untyped-def]
