@@ -45,10 +45,17 @@ class Exported:
         return dict(self.keys)[kid]
 
 
+def text_check(body: str) -> str:
+    """The documented check value: SHA-256 over a label and the text before ``,check=``, 8 bytes hex."""
+    return hashlib.sha256(b"keyseal keyring text v2\n" + body.encode()).digest()[:8].hex()
+
+
 def parse_export(text: str) -> Exported:
-    """Parse ``ks1,name=<b64>,key=<id>:<b64>,...`` independently of the Rust parser."""
-    parts = text.split(",")
-    assert parts[0] == "ks1", "export() must start with the format tag ks1"
+    """Parse ``ks2,name=<b64>,key=<id>:<b64>,...,check=<hex>`` independently of the Rust parser."""
+    body, _, check = text.rpartition(",check=")
+    assert check == text_check(body), "export() must end with the documented check value"
+    parts = body.split(",")
+    assert parts[0] == "ks2", "export() must start with the format tag ks2"
     name_key: bytes | None = None
     keys: list[tuple[str, bytes]] = []
     for part in parts[1:]:
@@ -67,7 +74,8 @@ def parse_export(text: str) -> Exported:
 
 def build_export(name_key: bytes, keys: list[bytes]) -> str:
     """The text form for raw keys, written the documented way (primary first)."""
-    return ",".join(["ks1", f"name={b64e(name_key)}", *(f"key={key_id(k)}:{b64e(k)}" for k in keys)])
+    body = ",".join(["ks2", f"name={b64e(name_key)}", *(f"key={key_id(k)}:{b64e(k)}" for k in keys)])
+    return f"{body},check={text_check(body)}"
 
 
 def cheap_keyring(passphrase: str = PASSPHRASE, salt: bytes = SALT) -> keyseal.Keyring:

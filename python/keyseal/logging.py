@@ -3,14 +3,21 @@
 The filter formats each record's message once, hands it to the native engine in one call and
 only touches the record when something was found, so a clean record costs one method call, one
 ``getMessage()`` and one scan. It redacts the message (after %-formatting, so a secret split
-between the template and its arguments is still seen), exception text, ``stack_info`` and extra
-fields. Python's own ``str`` objects holding the original values cannot be wiped.
+between the template and its arguments is still seen), mapping arguments by key name
+(``log.info("%(password)s", {"password": ...})``), exception text, ``stack_info`` and extra
+fields: ``str``, ``bytes`` and ``bytearray`` values by content, values under sensitive names
+(``password``, ``api_key``...) whole, containers recursively. An arbitrary object in ``extra`` is
+checked through its ``str()`` and ``repr()`` (what a formatter or a JSON encoder with
+``default=str`` would write): when either holds a secret, the attribute is replaced by the
+redacted ``str()``; otherwise the object is left as it is. Objects nested inside containers are
+not converted. Text with lone surrogates (file names decoded with ``surrogateescape``) is
+redacted like any other. Python's own ``str`` objects holding the original values cannot be wiped.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from keyseal._native import Redactor, redactor
@@ -25,6 +32,9 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 }
 _BASELINE_ATTRS = len(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 _FAILED = "[REDACTED:redaction_error]"
+# Values the engine handles itself (or that cannot hold a secret); anything else in `extra` is
+# checked through its str() and repr().
+_PLAIN = (str, bytes, int, float, bool, type(None), dict, list, tuple, set, frozenset)
 
 
 class RedactingFilter(logging.Filter):
@@ -56,6 +66,19 @@ class RedactingFilter(logging.Filter):
 
     def _apply(self, record: logging.LogRecord) -> None:
         redact = self._redact
+        args = record.args
+        if isinstance(args, Mapping) and args:
+            # `log.info("%(password)s", {"password": ...})`: the message alone does not show
+            # that the value was a password, the mapping's key does.
+            plain = dict(args)
+            cleaned_args = self.redactor.redact_obj(plain)
+            # Keys are redacted too (a key can hold a secret), so compare pairwise in order.
+            changed = len(cleaned_args) != len(plain) or any(
+                ck is not k or cv is not v
+                for (ck, cv), (k, v) in zip(cleaned_args.items(), plain.items(), strict=True)
+            )
+            if changed:
+                record.args = cleaned_args
         message = record.getMessage()
         clean = redact(message)
         if clean is not message:
@@ -78,6 +101,30 @@ class RedactingFilter(logging.Filter):
                 for k, v in cleaned.items():
                     if v is not extras[k]:
                         attrs[k] = v
+                    elif not isinstance(v, _PLAIN):
+                        replaced = self._redact_object(k, v)
+                        if replaced is not None:
+                            attrs[k] = replaced
+
+    def _redact_object(self, key: str, value: object) -> object | None:
+        """A replacement for an object in ``extra`` whose text shows a secret, or None."""
+        if isinstance(value, bytearray):
+            data = bytes(value)
+            clean = self.redactor.redact_obj({key: data})[key]
+            return None if clean is data else bytearray(clean)
+        try:
+            text = str(value)
+            shown = repr(value)
+        except Exception:
+            # Nothing a formatter could print either.
+            return None
+        clean = self._redact(text)
+        if clean is not text:
+            return clean
+        if self._redact(shown) is not shown:
+            # The repr shows a secret the str does not: write the redacted repr instead.
+            return self._redact(shown)
+        return None
 
 
 def _process_redactor() -> Redactor:

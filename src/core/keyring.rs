@@ -10,14 +10,22 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::envelope::{self, KeyId, SealingKey, KEY_ID_LEN};
 use super::error::{CoreError, Result};
 use super::secret::{KeyBytes, SecretBytes};
 
-const TEXT_PREFIX: &str = "ks1";
+const TEXT_PREFIX: &str = "ks2";
+/// The check value: the first 8 bytes of SHA-256 over this label and the text before `,check=`,
+/// as 16 lowercase hex digits. It catches typos and truncation, not an attacker (who could
+/// recompute it): the text is a secret and must be kept out of attackers' hands anyway.
+const CHECK_LABEL: &[u8] = b"keyseal keyring text v2\n";
+const CHECK_FIELD: &str = ",check=";
+const CHECK_HEX: usize = 16;
+/// Length of one key in unpadded base64url.
+const B64_KEY_LEN: usize = 43;
 /// RFC 9106 section 4, second recommended option (for memory-constrained hosts): 64 MiB, t=3, p=4.
 pub const RFC9106_MEMORY_KIB: u32 = 64 * 1024;
 pub const RFC9106_TIME_COST: u32 = 3;
@@ -26,6 +34,11 @@ pub const RFC9106_PARALLELISM: u32 = 4;
 pub const MIN_SAFE_MEMORY_KIB: u32 = 19 * 1024;
 pub const MIN_SALT_LEN: usize = 16;
 pub const MIN_PASSPHRASE_CHARS: usize = 12;
+/// zxcvbn's estimate of the guesses a cracker needs must reach 10^14: at a billion Argon2id
+/// guesses per second (far beyond what RFC 9106 parameters allow) that is over a day, and at
+/// realistic rates for these parameters (hundreds per second per GPU) millennia.
+pub const MIN_GUESSES_LOG10: f64 = 14.0;
+const ESTIMATE_MAX_CHARS: usize = 128;
 
 /// One key of the ring: its raw bytes (for export) and its ready cipher.
 pub struct RingKey {
@@ -120,7 +133,29 @@ fn decode_key(text: &str) -> Result<KeyBytes> {
     Ok(k)
 }
 
-/// Refuse passphrases a guessing attack would find quickly. This is a floor, not a strength meter.
+/// The check value of `body` (everything before `,check=`).
+fn text_check(body: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(CHECK_LABEL);
+    h.update(body.as_bytes());
+    h.finalize()[..CHECK_HEX / 2]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A key with all 32 bytes equal (all zero, all 0xff...) is a placeholder or a bug, not a key.
+fn is_degenerate(key: &KeyBytes) -> bool {
+    let k = key.expose();
+    k.iter().all(|&b| b == k[0])
+}
+
+/// Refuse passphrases a guessing attack would find quickly, with zxcvbn's estimate (dictionary
+/// words, l33t substitutions, keyboard walks, dates, repeats and sequences): the estimated
+/// number of guesses must reach 10^MIN_GUESSES_LOG10. Only the first
+/// `ESTIMATE_MAX_CHARS` characters are estimated (more characters only add strength, and
+/// the estimator's cost grows with length). The estimator keeps internal copies of the
+/// passphrase that are freed without being wiped; keyseal's own copies are zeroizing.
 fn check_passphrase(passphrase: &str) -> Result<()> {
     let chars = passphrase.chars().count();
     if chars < MIN_PASSPHRASE_CHARS {
@@ -128,41 +163,17 @@ fn check_passphrase(passphrase: &str) -> Result<()> {
             "passphrase too short: use at least {MIN_PASSPHRASE_CHARS} characters (a few random words work well)"
         )));
     }
-    let mut distinct: Vec<char> = passphrase.chars().collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() < 6 {
+    let cut = passphrase
+        .char_indices()
+        .nth(ESTIMATE_MAX_CHARS)
+        .map_or(passphrase.len(), |(i, _)| i);
+    let estimate = zxcvbn::zxcvbn(
+        &passphrase[..cut],
+        &["keyseal", "key", "seal", "redis", "vault"],
+    );
+    if estimate.guesses_log10() < MIN_GUESSES_LOG10 {
         return Err(CoreError::config(
-            "passphrase too weak: it repeats too few distinct characters",
-        ));
-    }
-    // A short pattern typed over and over ("qwertyqwerty") is as weak as the pattern itself.
-    let all: Vec<char> = passphrase.chars().collect();
-    let period = (1..=all.len() / 2)
-        .find(|&p| all.len().is_multiple_of(p) && all.chunks(p).all(|c| c == &all[..p]));
-    if period.is_some_and(|p| p < MIN_PASSPHRASE_CHARS) {
-        return Err(CoreError::config(
-            "passphrase too weak: it repeats a short pattern",
-        ));
-    }
-    let lower = passphrase.to_lowercase();
-    const COMMON: [&str; 8] = [
-        "password",
-        "passphrase",
-        "123456",
-        "qwerty",
-        "letmein",
-        "changeme",
-        "secret",
-        "keyseal",
-    ];
-    let stripped: String = lower.chars().filter(|c| c.is_alphabetic()).collect();
-    if COMMON
-        .iter()
-        .any(|w| stripped == *w || lower.starts_with(w) && lower.len() < w.len() + 6)
-    {
-        return Err(CoreError::config(
-            "passphrase too weak: it is built on a common password",
+            "passphrase too weak: it is built from common words, patterns or substitutions that guessing tools try first (use four or more random words)",
         ));
     }
     Ok(())
@@ -223,12 +234,31 @@ impl Keyring {
 
     /// Parse the text form written by [`Keyring::export`]. Errors never echo the input.
     pub fn from_text(text: &str) -> Result<Self> {
-        let mut parts = text.trim().split(',');
-        if parts.next() != Some(TEXT_PREFIX) {
+        let text = text.trim();
+        if !text.starts_with("ks2,") {
+            return Err(CoreError::config(if text.starts_with("ks1,") {
+                "invalid keyring text: 'ks1' text (a pre-release form without a check value) is no longer read: generate a new keyring"
+            } else {
+                "invalid keyring text: it must start with 'ks2,' (see Keyring.export())"
+            }));
+        }
+        // The check value comes last and covers everything before it.
+        let (body, check) = text.rsplit_once(CHECK_FIELD).ok_or_else(|| {
+            CoreError::config("invalid keyring text: no check value (',check=...' at the end)")
+        })?;
+        let want = text_check(body);
+        if check.len() != CHECK_HEX
+            || !bool::from(subtle::ConstantTimeEq::ct_eq(
+                check.as_bytes(),
+                want.as_bytes(),
+            ))
+        {
             return Err(CoreError::config(
-                "invalid keyring text: it must start with 'ks1,' (see Keyring.export())",
+                "invalid keyring text: the check value does not match (a typo, or a truncated copy?)",
             ));
         }
+        let mut parts = body.split(',');
+        parts.next();
         let mut name_key = None;
         let mut keys: Vec<Arc<RingKey>> = Vec::new();
         for part in parts {
@@ -255,7 +285,9 @@ impl Keyring {
                     ));
                 }
                 if keys.iter().any(|k| k.id() == id) {
-                    return Err(CoreError::config("invalid keyring text: duplicate key id"));
+                    return Err(CoreError::config(
+                        "invalid keyring text: the same key appears twice",
+                    ));
                 }
                 keys.push(Arc::new(key));
             } else {
@@ -269,36 +301,98 @@ impl Keyring {
         if keys.is_empty() {
             return Err(CoreError::config("invalid keyring text: no keys"));
         }
-        Ok(Self {
+        let ring = Self {
             keys,
             name_key: Arc::new(name_key),
-        })
+        };
+        ring.check_keys()?;
+        Ok(ring)
     }
 
-    /// The text form: `ks1,name=<b64url>,key=<id>:<b64url>[,key=...]`, primary key first.
+    /// Refuse degenerate keys and a key used twice (the naming key must differ from every
+    /// sealing key: one key, one job).
+    fn check_keys(&self) -> Result<()> {
+        if is_degenerate(&self.name_key) || self.keys.iter().any(|k| is_degenerate(&k.bytes)) {
+            return Err(CoreError::config(
+                "invalid keyring text: a key has all its bytes equal (all zero?): generate real keys",
+            ));
+        }
+        let name = self.name_key.expose();
+        if self.keys.iter().any(|k| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                &k.bytes.expose()[..],
+                &name[..],
+            ))
+        }) {
+            return Err(CoreError::config(
+                "invalid keyring text: the naming key equals a sealing key",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Exact length of the text form, so it is written into one zeroizing buffer that never
+    /// grows (growing would leave an unwiped copy of the keys behind).
+    fn text_len(&self) -> usize {
+        TEXT_PREFIX.len()
+            + ",name=".len()
+            + B64_KEY_LEN
+            + self.keys.len() * (",key=".len() + 2 * KEY_ID_LEN + 1 + B64_KEY_LEN)
+            + CHECK_FIELD.len()
+            + CHECK_HEX
+    }
+
+    /// The text form: `ks2,name=<b64url>,key=<id>:<b64url>[,key=...],check=<16 hex>`, primary
+    /// key first; the check value covers everything before `,check=`.
     pub fn export(&self) -> Zeroizing<String> {
-        let mut out = Zeroizing::new(String::with_capacity(64 + 56 * self.keys.len()));
+        let len = self.text_len();
+        let mut out = Zeroizing::new(String::with_capacity(len));
         out.push_str(TEXT_PREFIX);
         out.push_str(",name=");
-        out.push_str(&Zeroizing::new(B64.encode(self.name_key.expose())));
+        // Encoded straight into the buffer: no intermediate String.
+        B64.encode_string(self.name_key.expose(), &mut out);
         for k in &self.keys {
             out.push_str(",key=");
             out.push_str(&key_id_hex(&k.id()));
             out.push(':');
-            out.push_str(&Zeroizing::new(B64.encode(k.bytes.expose())));
+            B64.encode_string(k.bytes.expose(), &mut out);
         }
+        let check = text_check(&out);
+        out.push_str(CHECK_FIELD);
+        out.push_str(&check);
+        debug_assert_eq!(out.len(), len);
+        debug_assert_eq!(out.capacity(), len);
         out
     }
 
     /// A new ring whose primary is a fresh random key; every old key stays to open old envelopes.
     pub fn rotated(&self) -> Result<Self> {
-        let mut keys = Vec::with_capacity(self.keys.len() + 1);
-        keys.push(Arc::new(RingKey::new(random_key()?)));
-        keys.extend(self.keys.iter().cloned());
-        Ok(Self {
-            keys,
-            name_key: self.name_key.clone(),
-        })
+        self.rotated_with(random_key)
+    }
+
+    /// `rotated` with the key source given: a new key whose id collides with a key already in
+    /// the ring (or that equals the naming key) is drawn again, since envelopes name their key
+    /// by id and two keys with one id would make one of them unreachable.
+    fn rotated_with(&self, mut fresh: impl FnMut() -> Result<KeyBytes>) -> Result<Self> {
+        for _ in 0..64 {
+            let key = RingKey::new(fresh()?);
+            let clash = self.keys.iter().any(|k| k.id() == key.id())
+                || key.bytes.expose() == self.name_key.expose()
+                || is_degenerate(&key.bytes);
+            if clash {
+                continue;
+            }
+            let mut keys = Vec::with_capacity(self.keys.len() + 1);
+            keys.push(Arc::new(key));
+            keys.extend(self.keys.iter().cloned());
+            return Ok(Self {
+                keys,
+                name_key: self.name_key.clone(),
+            });
+        }
+        Err(CoreError::config(
+            "could not draw a key whose id differs from the ring's (is the random source broken?)",
+        ))
     }
 
     /// A new ring without `key_id`. The primary cannot be retired: rotate first.
@@ -423,11 +517,12 @@ mod tests {
         let ring = Keyring::generate().unwrap();
         let text = ring.export();
         for bad in [
-            text.replace("ks1", "ks2"),
+            text.replace("ks2", "ks1"),
             text.replacen("key=", "key=zz", 1),
             format!("{}A", &*text),
             text.split(",key").next().unwrap().to_string(),
-            "ks1,key=00000000:AAAA".into(),
+            "ks2,key=00000000:AAAA".into(),
+            "ks2,key=00000000:AAAA,check=0000000000000000".into(),
         ] {
             let err = Keyring::from_text(&bad).unwrap_err().to_string();
             let key_part = text.rsplit(':').next().unwrap();
@@ -449,6 +544,15 @@ mod tests {
     }
 
     #[test]
+    fn diceware_passes_the_estimator() {
+        let salt = b"0123456789abcdef";
+        // Five words from the EFF large list: about 64 bits.
+        assert!(
+            Keyring::from_passphrase("tremor gravel unwound pastel voyage", salt, cheap()).is_ok()
+        );
+    }
+
+    #[test]
     fn passphrase_is_deterministic_and_checked() {
         let salt = b"0123456789abcdef";
         let a = Keyring::from_passphrase("correct horse battery staple", salt, cheap()).unwrap();
@@ -464,6 +568,12 @@ mod tests {
             "passwordpassword",
             "qwertyqwerty",
             "123456123456",
+            "P@ssw0rd12345",
+            "Summer2024!!",
+            "qwertyuiop12",
+            "iloveyou1234",
+            "123456789012",
+            "keyseal-keyseal-2024",
         ] {
             assert!(
                 Keyring::from_passphrase(weak, salt, cheap()).is_err(),
@@ -503,5 +613,95 @@ mod tests {
             hex::encode(out),
             "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"
         );
+    }
+
+    /// A text with a correct check value around whatever body the test wants.
+    fn with_check(body: &str) -> String {
+        format!("{body},check={}", text_check(body))
+    }
+
+    #[test]
+    fn export_is_reserved_exactly_and_checked() {
+        let mut ring = Keyring::generate().unwrap();
+        for _ in 0..20 {
+            ring = ring.rotated().unwrap();
+        }
+        let text = ring.export();
+        assert_eq!(text.len(), text.capacity());
+        assert_eq!(text.len(), ring.text_len());
+        assert!(text.starts_with("ks2,name="));
+        // Any one-character change anywhere is caught, in the naming key above all.
+        let pos = "ks2,name=".len() + 5;
+        let mut typo = text.to_string();
+        let c = if &typo[pos..pos + 1] == "A" { "B" } else { "A" };
+        typo.replace_range(pos..pos + 1, c);
+        let err = Keyring::from_text(&typo).unwrap_err().to_string();
+        assert!(err.contains("check value"), "{err}");
+        let cut = &text[..text.len() - 1];
+        assert!(Keyring::from_text(cut).is_err());
+    }
+
+    #[test]
+    fn degenerate_and_repeated_keys_are_refused() {
+        let zero = B64.encode([0u8; 32]);
+        let ring = Keyring::generate().unwrap();
+        let k = &ring.keys[0];
+        let kb = B64.encode(k.bytes.expose());
+        let id = key_id_hex(&k.id());
+        let good = B64.encode(ring.name_key.expose());
+        // All-zero naming key (with a valid check value: the check is not what refuses it).
+        let t = with_check(&format!("ks2,name={zero},key={id}:{kb}"));
+        assert!(Keyring::from_text(&t)
+            .unwrap_err()
+            .to_string()
+            .contains("all its bytes"));
+        // Naming key equal to a sealing key.
+        let t = with_check(&format!("ks2,name={kb},key={id}:{kb}"));
+        assert!(Keyring::from_text(&t)
+            .unwrap_err()
+            .to_string()
+            .contains("naming key equals"));
+        // The same sealing key twice.
+        let t = with_check(&format!("ks2,name={good},key={id}:{kb},key={id}:{kb}"));
+        assert!(Keyring::from_text(&t)
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
+        // An all-zero sealing key.
+        let zk = RingKey::new(KeyBytes([0u8; 32]));
+        let t = with_check(&format!(
+            "ks2,name={good},key={}:{zero}",
+            key_id_hex(&zk.id())
+        ));
+        assert!(Keyring::from_text(&t).is_err());
+        // The good one parses.
+        let t = with_check(&format!("ks2,name={good},key={id}:{kb}"));
+        assert!(Keyring::from_text(&t).is_ok());
+    }
+
+    #[test]
+    fn rotation_never_reuses_an_id() {
+        let ring = Keyring::generate().unwrap();
+        let existing = ring.keys[0].bytes.clone();
+        let name = (*ring.name_key).clone();
+        // The source first hands back the current key (same id), then the naming key, then a
+        // fresh one: only the fresh one may become the primary.
+        let mut calls = 0;
+        let rotated = ring
+            .rotated_with(|| {
+                calls += 1;
+                match calls {
+                    1 => Ok(existing.clone()),
+                    2 => Ok(name.clone()),
+                    _ => random_key(),
+                }
+            })
+            .unwrap();
+        assert_eq!(calls, 3);
+        assert_eq!(rotated.key_ids().len(), 2);
+        assert_ne!(rotated.key_ids()[0], rotated.key_ids()[1]);
+        // A broken source gives an error, not a ring with two keys under one id.
+        let err = ring.rotated_with(|| Ok(existing.clone()));
+        assert!(err.is_err());
     }
 }

@@ -20,7 +20,14 @@ pub fn secret_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<SecretBytes>
         return Ok(SecretBytes::from_slice(b.as_bytes()));
     }
     if let Ok(s) = value.cast::<PyString>() {
-        return Ok(SecretBytes::from_slice(s.to_str()?.as_bytes()));
+        // The strict conversion's UnicodeEncodeError would carry the whole secret in `.object`:
+        // drop it unseen and raise a fixed message instead.
+        let text = s.to_str().map_err(|_| {
+            PyValueError::new_err(format!(
+                "{what} holds lone surrogates (not valid Unicode text): pass bytes instead"
+            ))
+        })?;
+        return Ok(SecretBytes::from_slice(text.as_bytes()));
     }
     if let Ok(s) = value.cast::<Secret>() {
         return Ok(s.get().inner().clone());

@@ -66,13 +66,14 @@ impl Keyring {
     /// Parse the text written by `export()`.
     #[staticmethod]
     fn from_string(text: &Bound<'_, PyAny>) -> PyResult<Self> {
+        // Borrowed from the Python str: no copy of the keys to wipe. The strict conversion's
+        // error would carry the whole text, so it is replaced by a fixed one.
         let text = text
             .cast::<PyString>()
             .map_err(|_| PyTypeError::new_err("keyring text must be str"))?
-            .to_str()?
-            .to_owned();
-        let text = zeroize::Zeroizing::new(text);
-        Ok(Self::wrap(core_keyring::Keyring::from_text(&text)?))
+            .to_str()
+            .map_err(|_| CoreError::config("invalid keyring text: it is not valid Unicode text"))?;
+        Ok(Self::wrap(core_keyring::Keyring::from_text(text)?))
     }
 
     /// Read the keyring from an environment variable (`KEYSEAL_KEYS` by default).
@@ -103,10 +104,9 @@ impl Keyring {
         allow_weak_parameters: bool,
     ) -> PyResult<Self> {
         let pass = secret_arg(passphrase, "passphrase")?;
+        // Borrowed from the zeroizing copy: no second copy to wipe.
         let pass = std::str::from_utf8(pass.expose())
-            .map_err(|_| PyValueError::new_err("passphrase must be UTF-8 text"))?
-            .to_owned();
-        let pass = zeroize::Zeroizing::new(pass);
+            .map_err(|_| PyValueError::new_err("passphrase must be UTF-8 text"))?;
         let salt = bytes_arg(salt, "salt")?.into_owned();
         let params = PassphraseParams {
             memory_kib: memory_cost,
@@ -114,13 +114,14 @@ impl Keyring {
             parallelism,
             allow_weak: allow_weak_parameters,
         };
-        let ring = py.detach(|| core_keyring::Keyring::from_passphrase(&pass, &salt, params))?;
+        let ring = py.detach(|| core_keyring::Keyring::from_passphrase(pass, &salt, params))?;
         Ok(Self::wrap(ring))
     }
 
     /// The text form, for an environment variable or a secrets manager. It holds every key.
-    fn export(&self) -> String {
-        self.inner.export().to_string()
+    fn export<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
+        // Straight from the zeroizing buffer into the Python str (which cannot be wiped).
+        PyString::new(py, &self.inner.export())
     }
 
     /// A new keyring with a fresh primary key; the old keys stay to open old envelopes.
@@ -160,8 +161,9 @@ impl Keyring {
                     Ok(self.inner.seal_into(data, &ctx, out)?)
                 });
             }
-            let data = data.to_vec();
-            let out = py.detach(|| self.inner.seal(&data, &ctx))?;
+            // Borrowed, not copied: a `bytes` object is immutable and stays alive through
+            // `b`, so no unwiped copy of a large plaintext is made.
+            let out = py.detach(|| self.inner.seal(data, &ctx))?;
             return Ok(PyBytes::new(py, &out));
         }
         let data = secret_arg(plaintext, "plaintext")?;
@@ -183,8 +185,7 @@ impl Keyring {
             .as_bytes();
         let ctx = context_arg(context)?;
         if env.len() > DETACH_THRESHOLD {
-            let env = env.to_vec();
-            let plain = py.detach(|| self.inner.open(&env, &ctx))?;
+            let plain = py.detach(|| self.inner.open(env, &ctx))?;
             return Ok(PyBytes::new(py, plain.expose()));
         }
         let len = envelope::opened_len(env).ok_or(CoreError::Decryption)?;

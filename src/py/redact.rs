@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFrozenSet, PyList, PySet, PyString, PyTuple};
 use zeroize::Zeroizing;
@@ -66,8 +67,11 @@ impl Redactor {
         }
     }
 
-    fn findings(&self, list: Vec<core::Finding>, text: Option<&str>) -> Vec<Finding> {
+    fn findings(&self, list: Vec<core::Finding>, text: Option<&[u8]>) -> Vec<Finding> {
         // Python indexes str by code point, the engine by byte: convert in one forward walk.
+        // Code points are counted as bytes that are not UTF-8 continuation bytes, which also
+        // holds for lone surrogates encoded with "surrogatepass".
+        let count = |t: &[u8]| t.iter().filter(|&&b| (b & 0xC0) != 0x80).count();
         let mut out = Vec::with_capacity(list.len());
         let mut walker = text.filter(|t| !t.is_ascii()).map(|t| (t, 0usize, 0usize));
         let mut to_chars = |byte: usize| -> usize {
@@ -75,9 +79,9 @@ impl Redactor {
                 None => byte,
                 Some((t, b, c)) => {
                     if byte < *b {
-                        return t[..byte].chars().count();
+                        return count(&t[..byte]);
                     }
-                    *c += t[*b..byte].chars().count();
+                    *c += count(&t[*b..byte]);
                     *b = byte;
                     *c
                 }
@@ -185,16 +189,18 @@ impl Redactor {
             return Ok(PyBytes::new(py, &self.core().mask(FIELD_RULE, b.as_bytes())).into_any());
         }
         let text = match v.cast::<PyString>() {
-            Ok(s) => Zeroizing::new(s.to_str()?.as_bytes().to_vec()),
+            Ok(s) => Zeroizing::new(str_bytes(s)?.as_bytes().to_vec()),
             // Containers and numbers are masked whole; their repr only feeds the fingerprint.
-            Err(_) => Zeroizing::new(v.repr()?.to_str()?.as_bytes().to_vec()),
+            Err(_) => Zeroizing::new(str_bytes(&v.repr()?)?.as_bytes().to_vec()),
         };
         let mask = self.core().mask(FIELD_RULE, &text);
         Ok(PyString::new(py, &String::from_utf8_lossy(&mask)).into_any())
     }
 
     fn redact_pystr<'py>(&self, s: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyString>> {
-        let text = s.to_str()?;
+        let Ok(text) = s.to_str() else {
+            return self.redact_surrogates(s);
+        };
         let core = self.core();
         let work = || match core.redact_str(text) {
             Cow::Borrowed(_) => None,
@@ -210,6 +216,32 @@ impl Redactor {
             None => s.clone(),
             Some(o) => PyString::new(s.py(), &o),
         })
+    }
+
+    /// A str that is not valid UTF-8 (lone surrogates): redacted as its "surrogatepass"
+    /// encoding and decoded back the same way. Spans are widened to whole characters, so
+    /// every surrogate's three bytes stay together.
+    fn redact_surrogates<'py>(&self, s: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyString>> {
+        let py = s.py();
+        let encoded = surrogate_bytes(s)?;
+        let data = encoded.as_bytes();
+        let core = self.core();
+        let plan = if data.len() >= DETACH_THRESHOLD {
+            py.detach(|| core.plan(data))
+        } else {
+            core.plan(data)
+        };
+        if plan.is_empty() {
+            return Ok(s.clone());
+        }
+        let out = PyBytes::new_with(py, plan.out_len(), |out| {
+            plan.write(data, out);
+            Ok(())
+        })?;
+        let back = out
+            .call_method1(intern!(py, "decode"), ("utf-8", "surrogatepass"))
+            .or_else(|_| out.call_method1(intern!(py, "decode"), ("utf-8", "replace")))?;
+        Ok(back.cast_into::<PyString>()?)
     }
 
     fn redact_pybytes<'py>(&self, b: &Bound<'py, PyBytes>) -> PyResult<Bound<'py, PyBytes>> {
@@ -228,6 +260,38 @@ impl Redactor {
             plan.write(data, out);
             Ok(())
         })
+    }
+}
+
+/// `s` as UTF-8 bytes; lone surrogates encoded with "surrogatepass" (see `redact_surrogates`).
+fn surrogate_bytes<'py>(s: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyBytes>> {
+    let py = s.py();
+    Ok(
+        s.call_method1(intern!(py, "encode"), ("utf-8", "surrogatepass"))?
+            .cast_into::<PyBytes>()?,
+    )
+}
+
+/// The bytes of a str, borrowed when it is valid UTF-8. The strict conversion's error is
+/// dropped unseen: its exception object would hold the whole text.
+enum StrBytes<'a, 'py> {
+    Utf8(&'a str),
+    Surrogates(Bound<'py, PyBytes>),
+}
+
+impl StrBytes<'_, '_> {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            StrBytes::Utf8(s) => s.as_bytes(),
+            StrBytes::Surrogates(b) => b.as_bytes(),
+        }
+    }
+}
+
+fn str_bytes<'a, 'py>(s: &'a Bound<'py, PyString>) -> PyResult<StrBytes<'a, 'py>> {
+    match s.to_str() {
+        Ok(t) => Ok(StrBytes::Utf8(t)),
+        Err(_) => Ok(StrBytes::Surrogates(surrogate_bytes(s)?)),
     }
 }
 
@@ -376,12 +440,13 @@ impl Redactor {
     /// Findings in `text` (str: offsets in code points; bytes: in bytes).
     fn scan(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<Finding>> {
         if let Ok(s) = text.cast::<PyString>() {
-            let t = s.to_str()?;
+            let t = str_bytes(s)?;
+            let t = t.as_bytes();
             let core = self.core();
             let list = if t.len() >= DETACH_THRESHOLD {
-                py.detach(|| core.scan(t.as_bytes()))
+                py.detach(|| core.scan(t))
             } else {
-                core.scan(t.as_bytes())
+                core.scan(t)
             };
             return Ok(self.findings(list, Some(t)));
         }

@@ -61,6 +61,54 @@ pub fn github_checksum_ok(token: &[u8]) -> bool {
     base62(crc32(random), 6) == check
 }
 
+/// `value` in lowercase base36, left-padded with '0' to `width` (Ruby's `to_s(36).rjust`).
+fn base36(mut value: u32, width: usize) -> Vec<u8> {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::with_capacity(width.max(7));
+    while value > 0 {
+        out.push(DIGITS[(value % 36) as usize]);
+        value /= 36;
+    }
+    while out.len() < width {
+        out.push(b'0');
+    }
+    out.reverse();
+    out
+}
+
+/// GitLab routable tokens (gitlabhq `lib/authn/token_field/generator/routable_token.rb`):
+/// `<prefix><base64url payload>.<version "01">.<payload length, 2 base36>` followed by the
+/// CRC-32 of everything before it (prefix included) in 7 base36 digits; the framing before
+/// 17.x had no `01.`. Both are verified here: the length field must equal the payload's length
+/// and the CRC must match. A token without a dot is the older random form: shape only.
+pub fn gitlab_token_ok(token: &[u8]) -> bool {
+    let Some(dot) = token.iter().position(|&b| b == b'.') else {
+        return true;
+    };
+    let n = token.len();
+    let Some(prefix_end) = token.iter().position(|&b| b == b'-').map(|i| i + 1) else {
+        return false;
+    };
+    if n < prefix_end + 9 || dot < prefix_end || dot > n - 9 {
+        return false;
+    }
+    let framing = &token[dot..n - 9];
+    if framing != b"." && framing != b".01." {
+        return false;
+    }
+    let tail = &token[n - 9..];
+    let Ok(len_field) = std::str::from_utf8(&tail[..2]) else {
+        return false;
+    };
+    let Ok(len) = usize::from_str_radix(len_field, 36) else {
+        return false;
+    };
+    if len != dot - prefix_end || tail[..2].iter().any(|b| b.is_ascii_uppercase()) {
+        return false;
+    }
+    base36(crc32(&token[..n - 7]), 7) == tail[2..]
+}
+
 /// A JWT's first segment must decode to a JSON object naming an algorithm; random base64 that
 /// happens to start with `eyJ` (any `{"...` encoded) does not.
 pub fn jwt_header_ok(token: &[u8]) -> bool {
@@ -431,5 +479,44 @@ mod tests {
             assert!(is_placeholder(v));
         }
         assert!(!is_placeholder(b"hunter2"));
+    }
+
+    #[test]
+    fn gitlab_routable_checksum() {
+        // Built the way GitLab builds them: base64url payload, version, length, CRC-32.
+        let make = |prefix: &str, payload: &str, version: bool| {
+            let mut t = format!("{prefix}{payload}.");
+            if version {
+                t.push_str("01.");
+            }
+            t.push_str(std::str::from_utf8(&base36(payload.len() as u32, 2)).unwrap());
+            let crc = base36(crc32(t.as_bytes()), 7);
+            t.push_str(std::str::from_utf8(&crc).unwrap());
+            t
+        };
+        let payload = "W5m1cHR6skC98Bx7XkuYjmM6MQpnOjgKbzpyegp0OjIQ";
+        for prefix in ["glpat-", "glrt-", "glrtr-", "glcbt-", "glagent-"] {
+            for version in [true, false] {
+                let t = make(prefix, payload, version);
+                assert!(gitlab_token_ok(t.as_bytes()), "{t}");
+                // One character changed anywhere fails the CRC.
+                let mut bad = t.clone().into_bytes();
+                let i = prefix.len() + 3;
+                bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+                assert!(!gitlab_token_ok(&bad), "{t}");
+                let mut bad = t.clone().into_bytes();
+                let last = bad.len() - 1;
+                bad[last] = if bad[last] == b'0' { b'1' } else { b'0' };
+                assert!(!gitlab_token_ok(&bad), "{t}");
+            }
+        }
+        // A wrong length field is refused even with a matching CRC.
+        let mut t = format!("glpat-{payload}.01.0a");
+        let crc = base36(crc32(t.as_bytes()), 7);
+        t.push_str(std::str::from_utf8(&crc).unwrap());
+        assert!(!gitlab_token_ok(t.as_bytes()));
+        // The legacy form has no checksum: shape only.
+        assert!(gitlab_token_ok(b"glpat-abcdefghijklmnopqrst"));
+        assert_eq!(base36(0, 7), b"0000000");
     }
 }

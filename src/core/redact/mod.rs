@@ -24,7 +24,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 pub use checks::is_sensitive_key;
-use checks::{github_checksum_ok, is_placeholder, jwt_header_ok};
+use checks::{github_checksum_ok, gitlab_token_ok, is_placeholder, jwt_header_ok};
 use known::KnownSet;
 use prefilter::AnchorFinder;
 use rules::{Check, CATALOGUE};
@@ -43,6 +43,12 @@ const GENERIC_RULES: &[&str] = &[
 /// Neighbourhood of each mask re-checked after a pass (see `Redactor::unsettled`).
 const SETTLE_WINDOW: usize = 512;
 const SETTLE_EDGE: usize = 64;
+/// Window search a rule may do per input: this many times the input length, plus a constant.
+/// Inputs that repeat a rule's anchor (`-----BEGIN ... KEY-----` lines, `eyJ-eyJ-...`) would
+/// otherwise cost one window (up to 17 kB) per anchor; past the budget the rule is searched
+/// once over the whole input, which is linear. Normal text stays far below it.
+const RULE_BUDGET_FACTOR: usize = 1;
+const RULE_BUDGET_BASE: usize = 32 * 1024;
 /// Window each side of an anchor for custom rules that name anchors.
 const CUSTOM_WINDOW: usize = 1024;
 
@@ -540,8 +546,11 @@ impl Redactor {
     /// All secret spans in `data`: sorted, non-overlapping, on UTF-8 boundaries.
     fn spans(&self, data: &[u8]) -> Vec<Span> {
         let mut spans: Vec<Span> = Vec::new();
+        let mut state = ScanState {
+            budget: data.len().saturating_mul(RULE_BUDGET_FACTOR) + RULE_BUDGET_BASE,
+            ..ScanState::default()
+        };
         if let Some(ac) = &self.anchors {
-            let mut state = ScanState::default();
             ac.for_each(data, |id, start, end| {
                 let info = &self.anchor_info[id];
                 let exact = &data[start..end] == info.bytes.as_slice();
@@ -554,25 +563,12 @@ impl Redactor {
             });
         }
         for &ri in &self.full_scan {
-            let rule = &self.rules[ri];
-            let re = rule.regex.as_ref().expect("custom rules have a regex");
-            let mut caps = re.create_captures();
-            let mut input = Input::new(data);
-            while input.start() <= data.len() {
-                re.search_captures(&input, &mut caps);
-                let Some(m) = caps.get_match() else { break };
-                if let Some((s, e)) = rule.secret(&caps, data) {
-                    spans.push(Span {
-                        start: s,
-                        end: e,
-                        rule: ri,
-                    });
-                }
-                input.set_start(if m.end() > m.start() {
-                    m.end()
-                } else {
-                    m.end() + 1
-                });
+            self.scan_whole(ri, data, &mut spans);
+        }
+        // Rules that spent their budget in windows: one linear pass over the whole input.
+        for ri in 0..state.over_budget.len() {
+            if state.over_budget[ri] {
+                self.scan_whole(ri, data, &mut spans);
             }
         }
         let mut kv = Vec::new();
@@ -595,6 +591,33 @@ impl Redactor {
         spans
     }
 
+    /// Every match of rule `ri` in `data`, searched unanchored from start to end: linear in the
+    /// input, whatever its content.
+    fn scan_whole(&self, ri: usize, data: &[u8], spans: &mut Vec<Span>) {
+        let rule = &self.rules[ri];
+        let Some(re) = rule.regex.as_ref() else {
+            return;
+        };
+        let mut caps = re.create_captures();
+        let mut input = Input::new(data);
+        while input.start() <= data.len() {
+            re.search_captures(&input, &mut caps);
+            let Some(m) = caps.get_match() else { break };
+            if let Some((s, e)) = rule.secret(&caps, data) {
+                spans.push(Span {
+                    start: s,
+                    end: e,
+                    rule: ri,
+                });
+            }
+            input.set_start(if m.end() > m.start() {
+                m.end()
+            } else {
+                m.end() + 1
+            });
+        }
+    }
+
     fn try_rule(
         &self,
         ri: usize,
@@ -605,8 +628,9 @@ impl Redactor {
         state: &mut ScanState,
     ) {
         let rule = &self.rules[ri];
-        // An anchor inside a match this rule already produced adds nothing.
-        if a_start < state.covered(ri) {
+        // An anchor inside a match this rule already produced adds nothing; a rule that ran
+        // out of budget is searched once over the whole input instead.
+        if a_start < state.covered(ri) || state.is_over(ri) {
             return;
         }
         // Header-style rules need `:`/`=`/a quote or space right after their word; prose
@@ -654,6 +678,9 @@ impl Redactor {
             return;
         }
         let win_end = (a_start + rule.fwd).max(a_end).min(data.len());
+        if state.spend(ri, win_end - win_start) {
+            return;
+        }
         let caps = state.captures(ri, re);
         let mut pos = win_start;
         loop {
@@ -740,9 +767,32 @@ impl Plan {
 struct ScanState {
     caps: Vec<Option<Captures>>,
     covered: Vec<usize>,
+    /// Bytes of window each rule has searched so far, and the most it may.
+    work: Vec<usize>,
+    budget: usize,
+    over_budget: Vec<bool>,
 }
 
 impl ScanState {
+    /// Charge `bytes` of window search to rule `ri`; true when that exceeds its budget (the
+    /// rule is then switched to one whole-input pass).
+    fn spend(&mut self, ri: usize, bytes: usize) -> bool {
+        if self.work.len() <= ri {
+            self.work.resize(ri + 1, 0);
+        }
+        self.work[ri] += bytes;
+        if self.work[ri] <= self.budget {
+            return false;
+        }
+        if self.over_budget.len() <= ri {
+            self.over_budget.resize(ri + 1, false);
+        }
+        self.over_budget[ri] = true;
+        true
+    }
+    fn is_over(&self, ri: usize) -> bool {
+        self.over_budget.get(ri).copied().unwrap_or(false)
+    }
     fn covered(&self, ri: usize) -> usize {
         self.covered.get(ri).copied().unwrap_or(0)
     }
@@ -801,6 +851,11 @@ impl Rule {
             Check::None | Check::UrlPassword => {}
             Check::GithubCrc => {
                 if !github_checksum_ok(value) {
+                    return None;
+                }
+            }
+            Check::GitlabRoutable => {
+                if !gitlab_token_ok(value) {
                     return None;
                 }
             }

@@ -2,9 +2,6 @@
 //! thousands of known values) runs at 250-500 MB/s, these spend one table probe per byte (anchors)
 //! or per few bytes (known values) and verify only the rare candidates exactly.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use zeroize::Zeroizing;
 
 const TRIGRAM_BITS: usize = 15;
@@ -164,26 +161,6 @@ impl AnchorFinder {
 const GRAM_TABLE_MIN_BITS: u32 = 16;
 const GRAM_TABLE_MAX_BITS: u32 = 24;
 
-/// Multiply-shift hashing for 4-byte grams: the table is private and holds no attacker-chosen
-/// keys (only grams of the application's own secrets), so SipHash's flood resistance buys
-/// nothing here and costs most of a lookup.
-#[derive(Default)]
-struct GramHasher(u64);
-impl Hasher for GramHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0100_0000_01B3);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-type GramMap = HashMap<u32, Vec<(u32, u32)>, BuildHasherDefault<GramHasher>>;
-
 #[inline(always)]
 fn gram_hash(g: u32, bits: u32) -> usize {
     (g.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
@@ -197,17 +174,20 @@ pub struct SampledFinder {
     stride: usize,
     table_bits: u32,
     bits: Vec<u64>,
-    grams: GramMap,
-    /// Known secrets: wiped when the finder is dropped (rebuilt after every change).
+    /// [gram, pattern id, offset], sorted by gram: probed by binary search on the rare table
+    /// hits. A sorted vector rather than a hash map because the grams are pieces of secrets
+    /// and a vector can be wiped when the finder is dropped.
+    grams: Zeroizing<Vec<[u32; 3]>>,
+    /// Known secrets: wiped when the finder is dropped.
     patterns: Vec<Zeroizing<Vec<u8>>>,
 }
 
 impl SampledFinder {
     /// Patterns shorter than 4 bytes are ignored (the known set refuses them anyway).
-    pub fn new(patterns: Vec<Vec<u8>>) -> Self {
+    pub fn new(patterns: Vec<Zeroizing<Vec<u8>>>) -> Self {
         let min_len = patterns
             .iter()
-            .map(Vec::len)
+            .map(|p| p.len())
             .filter(|&l| l >= 4)
             .min()
             .unwrap_or(4);
@@ -218,7 +198,8 @@ impl SampledFinder {
             .trailing_zeros()
             .clamp(GRAM_TABLE_MIN_BITS, GRAM_TABLE_MAX_BITS);
         let mut bits = vec![0u64; (1usize << table_bits) / 64];
-        let mut grams = GramMap::default();
+        // Reserved exactly: growing would leave unwiped copies of the grams behind.
+        let mut grams = Zeroizing::new(Vec::with_capacity(grams_total));
         for (pid, p) in patterns.iter().enumerate() {
             if p.len() < 4 {
                 continue;
@@ -227,15 +208,17 @@ impl SampledFinder {
                 let g = u32::from_le_bytes([p[off], p[off + 1], p[off + 2], p[off + 3]]);
                 let h = gram_hash(g, table_bits);
                 bits[h / 64] |= 1 << (h % 64);
-                grams.entry(g).or_default().push((pid as u32, off as u32));
+                grams.push([g, pid as u32, off as u32]);
             }
         }
+        // In place (unstable sort allocates nothing).
+        grams.sort_unstable();
         Self {
             stride,
             table_bits,
             bits,
             grams,
-            patterns: patterns.into_iter().map(Zeroizing::new).collect(),
+            patterns,
         }
     }
 
@@ -246,15 +229,17 @@ impl SampledFinder {
             let g = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
             let h = gram_hash(g, self.table_bits);
             if self.bits[h >> 6] & (1 << (h & 63)) != 0 {
-                if let Some(list) = self.grams.get(&g) {
-                    for &(pid, off) in list {
-                        let Some(start) = i.checked_sub(off as usize) else {
-                            continue;
-                        };
-                        let p = &self.patterns[pid as usize];
-                        if data[start..].starts_with(p.as_slice()) {
-                            hit(pid as usize, start, start + p.len());
-                        }
+                let from = self.grams.partition_point(|e| e[0] < g);
+                for &[eg, pid, off] in &self.grams[from..] {
+                    if eg != g {
+                        break;
+                    }
+                    let Some(start) = i.checked_sub(off as usize) else {
+                        continue;
+                    };
+                    let p = &self.patterns[pid as usize];
+                    if data[start..].starts_with(p.as_slice()) {
+                        hit(pid as usize, start, start + p.len());
                     }
                 }
             }
@@ -298,7 +283,7 @@ mod tests {
     #[test]
     fn sampled_matches_naive_search() {
         let pats: Vec<&[u8]> = vec![b"secret", b"secret-longer", b"0123456789", b"zzzzzz"];
-        let f = SampledFinder::new(pats.iter().map(|p| p.to_vec()).collect());
+        let f = SampledFinder::new(pats.iter().map(|p| Zeroizing::new(p.to_vec())).collect());
         for data in [
             &b"secret"[..],
             b"a secret-longer zzzzzzz 0123456789secret",

@@ -11,6 +11,10 @@ pub enum Check {
     None,
     /// GitHub/npm CRC-32 in the last six base62 characters.
     GithubCrc,
+    /// GitLab tokens: in the routable framing (`<prefix><base64url>.[01.]<2 base36 length><7
+    /// base36 CRC-32>`) the length and the CRC-32 must verify; the older 20-character form has
+    /// no checksum and is matched by shape.
+    GitlabRoutable,
     /// The first segment must be a JSON header with "alg".
     Jwt,
     /// `key = value` pairs: the key must be sensitive, the value must not be a placeholder.
@@ -154,17 +158,17 @@ pub static CATALOGUE: &[RuleDef] = &[
     prefixed!("github_server_to_server_token", ["ghs_"], 44, r"\b(?P<s>ghs_[A-Za-z0-9]{36})\b", "ghs_{A:30}{GH}", GithubCrc),
     prefixed!("github_refresh_token", ["ghr_"], 44, r"\b(?P<s>ghr_[A-Za-z0-9]{36})\b", "ghr_{A:30}{GH}", GithubCrc),
     prefixed!("github_fine_grained_pat", ["github_pat_"], 100, r"\b(?P<s>github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b", "github_pat_{A:22}_{A:59}"),
-    prefixed!("gitlab_pat", ["glpat-"], 330, r"\b(?P<s>glpat-(?:[A-Za-z0-9_-]{27,}\.[0-9a-z]{2}[0-9a-z]{7}|[A-Za-z0-9_-]{20}))(?:[^A-Za-z0-9_.-]|$)", "glpat-{W:20}"),
-    prefixed!("gitlab_deploy_token", ["gldt-"], 40, r"\b(?P<s>gldt-[A-Za-z0-9_-]{20})(?:[^A-Za-z0-9_-]|$)", "gldt-{W:20}"),
-    prefixed!("gitlab_runner_token", ["glrt-"], 330, r"\b(?P<s>glrt-[A-Za-z0-9_.-]{20,})", "glrt-{W:20}"),
+    prefixed!("gitlab_pat", ["glpat-"], 330, r"\b(?P<s>glpat-(?:[A-Za-z0-9_-]{27,300}\.(?:01\.)?[0-9a-z]{9}|[A-Za-z0-9_-]{20}))(?:[^A-Za-z0-9_.-]|$)", "glpat-{W:20}", GitlabRoutable),
+    prefixed!("gitlab_deploy_token", ["gldt-"], 330, r"\b(?P<s>gldt-(?:[A-Za-z0-9_-]{27,300}\.(?:01\.)?[0-9a-z]{9}|[A-Za-z0-9_-]{20}))(?:[^A-Za-z0-9_.-]|$)", "gldt-{W:20}", GitlabRoutable),
+    prefixed!("gitlab_runner_token", ["glrt-", "glrtr-"], 330, r"\b(?P<s>glrtr?-(?:[A-Za-z0-9_-]{27,300}\.(?:01\.)?[0-9a-z]{9}|[A-Za-z0-9_-]{20,}))(?:[^A-Za-z0-9_.-]|$)", "glrt-{W:20}", GitlabRoutable),
     prefixed!("gitlab_runner_registration_token", ["GR1348941"], 40, r"\b(?P<s>GR1348941[A-Za-z0-9_-]{20})(?:[^A-Za-z0-9_-]|$)", "GR1348941{W:20}"),
-    prefixed!("gitlab_pipeline_trigger_token", ["glptt-"], 60, r"\b(?P<s>glptt-[A-Za-z0-9_-]{20,40})(?:[^A-Za-z0-9_-]|$)", "glptt-{H:40}"),
-    prefixed!("gitlab_feed_token", ["glft-"], 40, r"\b(?P<s>glft-[A-Za-z0-9_-]{20})(?:[^A-Za-z0-9_-]|$)", "glft-{W:20}"),
-    prefixed!("gitlab_oauth_app_secret", ["gloas-"], 80, r"\b(?P<s>gloas-[A-Za-z0-9_-]{64})(?:[^A-Za-z0-9_-]|$)", "gloas-{W:64}"),
-    prefixed!("gitlab_ci_job_token", ["glcbt-"], 40, r"\b(?P<s>glcbt-[0-9a-zA-Z]{1,5}_[0-9a-zA-Z_-]{20})(?:[^A-Za-z0-9_-]|$)", "glcbt-{A:2}_{W:20}"),
-    prefixed!("gitlab_incoming_mail_token", ["glimt-"], 40, r"\b(?P<s>glimt-[0-9a-zA-Z_-]{25})(?:[^A-Za-z0-9_-]|$)", "glimt-{W:25}"),
-    prefixed!("gitlab_scim_token", ["glsoat-"], 40, r"\b(?P<s>glsoat-[0-9a-zA-Z_-]{20})(?:[^A-Za-z0-9_-]|$)", "glsoat-{W:20}"),
-    prefixed!("gitlab_agent_token", ["glagent-"], 70, r"\b(?P<s>glagent-[0-9a-zA-Z_-]{50})(?:[^A-Za-z0-9_-]|$)", "glagent-{W:50}"),
+    prefixed!("gitlab_pipeline_trigger_token", ["glptt-"], 330, r"\b(?P<s>glptt-(?:[A-Za-z0-9_-]{27,300}\.(?:01\.)?[0-9a-z]{9}|[A-Za-z0-9_-]{20,40}))(?:[^A-Za-z0-9_.-]|$)", "glptt-{H:40}", GitlabRoutable),
+    prefixed!("gitlab_feed_token", ["glft-"], 330, r"\b(?P<s>glft-(?:[A-Za-z0-9_-]{27,300}\.(?:01\.)?[0-9a-z]{9}|[A-Za-z0-9_-]{20}))(?:[^A-Za-z0-9_.-]|$)", "glft-{W:20}", GitlabRoutable),
+    prefixed!("gitlab_oauth_app_secret", ["gloas-"], 330, r"\b(?P<s>gloas-(?:[A-Za-z0-9_-]{27,300}\.(?:01\.)?[0-9a-z]{9}|[A-Za-z0-9_-]{64}))(?:[^A-Za-z0-9_.-]|$)", "gloas-{W:64}", GitlabRoutable),
+    prefixed!("gitlab_ci_job_token", ["glcbt-"], 330, r"\b(?P<s>glcbt-(?:[A-Za-z0-9_-]{27,300}\.(?:01\.)?[0-9a-z]{9}|[0-9a-zA-Z]{1,5}_[0-9a-zA-Z_-]{20}))(?:[^A-Za-z0-9_.-]|$)", "glcbt-{A:2}_{W:20}", GitlabRoutable),
+    prefixed!("gitlab_incoming_mail_token", ["glimt-"], 330, r"\b(?P<s>glimt-(?:[A-Za-z0-9_-]{27,300}\.(?:01\.)?[0-9a-z]{9}|[0-9a-zA-Z_-]{25}))(?:[^A-Za-z0-9_.-]|$)", "glimt-{W:25}", GitlabRoutable),
+    prefixed!("gitlab_scim_token", ["glsoat-"], 330, r"\b(?P<s>glsoat-(?:[A-Za-z0-9_-]{27,300}\.(?:01\.)?[0-9a-z]{9}|[0-9a-zA-Z_-]{20}))(?:[^A-Za-z0-9_.-]|$)", "glsoat-{W:20}", GitlabRoutable),
+    prefixed!("gitlab_agent_token", ["glagent-"], 330, r"\b(?P<s>glagent-(?:[A-Za-z0-9_-]{27,300}\.(?:01\.)?[0-9a-z]{9}|[0-9a-zA-Z_-]{50}))(?:[^A-Za-z0-9_.-]|$)", "glagent-{W:50}", GitlabRoutable),
     prefixed!("npm_token", ["npm_"], 44, r"\b(?P<s>npm_[A-Za-z0-9]{36})\b", "npm_{A:30}{GH}", GithubCrc),
     prefixed!("pypi_token", ["pypi-AgEIcHlwaS5vcmc", "pypi-AgENdGVzdC5weXBpLm9yZw"], 1100, r"\b(?P<s>pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,})", "pypi-AgEIcHlwaS5vcmc{W:70}"),
     prefixed!("rubygems_api_key", ["rubygems_"], 60, r"\b(?P<s>rubygems_[a-f0-9]{48})\b", "rubygems_{H:48}"),
