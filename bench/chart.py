@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: write the file only
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 
 
 def main(src: str, dst: str) -> int:
@@ -39,20 +40,16 @@ def main(src: str, dst: str) -> int:
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=7.5)
     ax.set_xlim(min(0.5, min(ratios) * 0.8), max(ratios) * 2.2)
-    ax.set_xlabel("keyseal's rate / the peer's rate, same run, medians of alternating rounds (log scale)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.set_xlabel(
+        "keyseal's rate / the peer's rate: same run, medians of alternating rounds (log scale)\n"
+        "red tick: the target; orange: below 1x (slower than the peer)",
+        fontsize=8,
+    )
     meta = data.get("meta", {})
     ax.set_title(
         f"keyseal beside each peer: run of {meta.get('date', '?')}\n{meta.get('machine', '')}",
         fontsize=9,
-    )
-    ax.text(
-        1.0,
-        -0.9 / height,
-        "red tick: the target; 1x: as fast as the peer; orange: slower than the peer",
-        transform=ax.transAxes,
-        ha="right",
-        fontsize=7,
-        color="#555555",
     )
     fig.tight_layout()
     fig.savefig(dst)
