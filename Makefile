@@ -15,6 +15,8 @@ export PYO3_PYTHON := $(PY)
 
 PY_DEPS := pytest pytest-asyncio hypothesis ruff mypy cryptography redis django flask fastapi httpx "maturin>=1.9.4,<2" \
 	argon2-cffi detect-secrets
+# for make bench (fair peers, the chart) and make coverage
+PY_DEPS += ahocorasick-rs hiredis matplotlib pytest-cov
 PY_SRC := $(wildcard python tests bench)
 PYTEST_ARGS ?=
 STUBTEST_ALLOWLIST := .ci/stubtest-allowlist
@@ -23,6 +25,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: help
 help:
 	@echo "targets: deps venv build-dev build-prod format lint test-rust test-python test bench ci clean"
+	@echo "         coverage mutants"
 
 .PHONY: deps
 deps: ## Debian's redis-server, redis-cli and openssl, for the test fixtures (only when missing)
@@ -73,18 +76,26 @@ test-rust:
 	LD_LIBRARY_PATH="$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" \
 		cargo test --lib
 
+# Under CI, the whole suite also measures python/keyseal's line coverage and fails below this floor
+# (set a few points under the last `make coverage` figure, since new code lands untested at first).
+COV_FLOOR ?= 90
+
 .PHONY: test-python
 test-python: ## real redis-server processes are started by the fixtures (tests/conftest.py)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter true TRUE True 1 yes,$(CI)),--cov=keyseal --cov-report=term:skip-covered --cov-fail-under=$(COV_FLOOR)) $(PYTEST_ARGS)
 
 .PHONY: test
 test: test-rust test-python
 
 .PHONY: bench
-bench: ## every bench/bench_*.py, one after the other; each prints its ratios
+bench: ## every bench/bench_*.py in turn, then bench/results.png from this run; exits 1 when a target is missed
 	@shopt -s nullglob; files=(bench/bench_*.py); \
 	if [ $${#files[@]} -eq 0 ]; then echo "bench: no bench/bench_*.py" >&2; exit 1; fi; \
-	for f in "$${files[@]}"; do echo "== $$f"; $(PY) "$$f"; done
+	rm -f bench/results.json; status=0; \
+	for f in "$${files[@]}"; do echo "== $$f"; $(PY) "$$f" --json bench/results.json || status=1; done; \
+	$(PY) bench/chart.py bench/results.json bench/results.png; \
+	if [ $$status -ne 0 ]; then echo "bench: a target was missed (see FAIL above)" >&2; fi; \
+	exit $$status
 
 .PHONY: ci
 ci: ## in order, even under make -j
@@ -102,3 +113,30 @@ clean:
 .PHONY: fuzz
 fuzz: ## libFuzzer on the redaction engine (needs nightly and cargo-fuzz); `cargo test` runs the same invariants on stable
 	cargo +nightly fuzz run redact -- -max_total_time=$${FUZZ_SECONDS:-60}
+
+# ---- measured test quality (not part of ci: run by hand, see docs in the targets)
+
+# Debian's llvm-22 matches rustc 1.95's LLVM; rustup's llvm-tools cannot be fetched here.
+LLVM_COV ?= llvm-cov-22
+LLVM_PROFDATA ?= llvm-profdata-22
+COV_FAIL_UNDER ?= 0
+
+.PHONY: coverage
+coverage: ## line+branch coverage of python/keyseal (pytest-cov) and of src/ (cargo-llvm-cov, per file)
+	$(PY) -m pytest -q -p no:randomly --cov=keyseal --cov-branch --cov-report=term-missing:skip-covered \
+		--cov-fail-under=$(COV_FAIL_UNDER) $(PYTEST_ARGS)
+	@command -v $(LLVM_COV) >/dev/null || { echo "coverage: $(LLVM_COV) missing (apt-get install llvm-22)" >&2; exit 1; }
+	@cargo llvm-cov --version >/dev/null 2>&1 || { echo "coverage: cargo install --locked cargo-llvm-cov" >&2; exit 1; }
+	LLVM_COV=$(LLVM_COV) LLVM_PROFDATA=$(LLVM_PROFDATA) \
+	LD_LIBRARY_PATH="$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" \
+		cargo llvm-cov --lib --summary-only
+
+# The crypto core: envelope, keyring, naming, and the key-name/tag code of vault.rs.
+MUTANTS_FILES ?= src/core/envelope.rs src/core/keyring.rs src/core/naming.rs src/core/vault.rs
+MUTANTS_JOBS ?= 1
+
+.PHONY: mutants
+mutants: ## cargo-mutants on the crypto core, lib tests only (cargo install --locked cargo-mutants)
+	@cargo mutants --version >/dev/null 2>&1 || { echo "mutants: cargo install --locked cargo-mutants" >&2; exit 1; }
+	cargo mutants --test-tool cargo -j $(MUTANTS_JOBS) $(foreach f,$(MUTANTS_FILES),--file $(f)) \
+		-- --lib

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import os
 import random
 import secrets
@@ -46,6 +47,16 @@ class ServerStartError(RuntimeError):
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def unix_socket_path(workdir: Path) -> Path:
+    """``workdir/redis.sock``, or a short path derived from it when that would not fit in sun_path
+    (108 bytes), so a long temporary directory never costs the unix-socket tests."""
+    path = workdir / "redis.sock"
+    if len(str(path)) < 100:
+        return path
+    digest = hashlib.sha256(str(workdir).encode()).hexdigest()[:16]
+    return Path("/tmp") / f"keyseal-{digest}.sock"
 
 
 def missing_tools(*names: str) -> list[str]:
@@ -571,7 +582,7 @@ def _server_argv(
             "--cluster-require-full-coverage", "yes",
         ]  # fmt: skip
     if cfg.unixsocket:
-        argv += ["--unixsocket", str(workdir / "redis.sock"), "--unixsocketperm", "700"]
+        argv += ["--unixsocket", str(unix_socket_path(workdir)), "--unixsocketperm", "700"]
     if cfg.acl_user:
         # Default user off: an unauthenticated connection can do nothing. The admin user is for the fixtures
         # (cluster create) and for assertions that need more than the application user may do.
@@ -632,6 +643,21 @@ def _secret() -> str:
     return secrets.token_urlsafe(24)
 
 
+# Servers the test fixtures started (tests/conftest.py fills it); after each test, revive_stopped()
+# starts again any of them that the test stopped or killed.
+STARTED: list[RedisServer] = []
+
+
+def revive_stopped() -> list[RedisServer]:
+    """Start again every fixture server a test stopped or killed; return those it started."""
+    revived = []
+    for server in list(STARTED):
+        if not server.running:
+            server.start()
+            revived.append(server)
+    return revived
+
+
 def start_server(
     workdir: Path, cfg: ServerConfig = ServerConfig(), certs: TlsCerts | None = None
 ) -> RedisServer:
@@ -662,7 +688,7 @@ def _describe(
         url = f"rediss://{auth}localhost:{port}/0"
     else:
         url = f"redis://{auth}{HOST}:{port}/0"
-    unix_path = workdir / "redis.sock" if cfg.unixsocket else None
+    unix_path = unix_socket_path(workdir) if cfg.unixsocket else None
     tls_fields: dict[str, Any] = {}
     if cfg.tls and certs is not None:
         tls_fields = {

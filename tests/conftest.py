@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import secrets
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from _servers import (
+    STARTED,
     Blackhole,
     FakeServer,
     RedisServer,
@@ -21,6 +20,7 @@ from _servers import (
     in_ci,
     make_tls_certs,
     missing_tools,
+    revive_stopped,
     start_cluster,
     start_server,
     stop_all,
@@ -48,7 +48,7 @@ REDIS_FIXTURES = frozenset(
 
 # Servers the fixtures started; after each test any of them that a test stopped or killed is started again,
 # so one fault test cannot break the tests after it.
-_STARTED: list[RedisServer] = []
+_STARTED = STARTED  # kept in _servers so that tests can reach the same list (see revive_stopped)
 
 atexit.register(stop_all)  # also covers an interrupted session; PDEATHSIG covers a killed one
 
@@ -63,6 +63,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     stop_all()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under CI=true, a skipped test that needs a real component (a Redis fixture) fails the run:
+    a skip there would hide a missing install step behind a green CI."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and in_ci() and not hasattr(report, "wasxfail") and item.get_closest_marker("redis"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"CI=true: a test that needs a real component was skipped: {reason}"
+
+
 def need(*tools: str) -> None:
     """Skip without the binaries on a developer machine; in CI (CI=true) their absence is an error."""
     missing = missing_tools(*tools)
@@ -74,10 +86,6 @@ def need(*tools: str) -> None:
     pytest.skip(why)
 
 
-def _unix_ok(directory: Path) -> bool:
-    return len(str(directory / "redis.sock")) < 100  # sun_path holds 108 bytes
-
-
 def _serve(
     tmp_path_factory: pytest.TempPathFactory,
     name: str,
@@ -86,8 +94,6 @@ def _serve(
 ) -> Iterator[RedisServer]:
     need("redis-server")
     workdir = tmp_path_factory.mktemp(name)
-    if cfg.unixsocket and not _unix_ok(workdir):
-        cfg = dataclasses.replace(cfg, unixsocket=False)
     server = start_server(workdir, cfg, certs)
     _STARTED.append(server)
     try:
@@ -117,9 +123,7 @@ def _secret() -> str:
 @pytest.fixture(autouse=True)
 def _revive_redis_servers() -> Iterator[None]:
     yield
-    for server in list(_STARTED):
-        if not server.running:
-            server.start()
+    revive_stopped()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -312,7 +312,9 @@ def test_silent_server_times_out(ring: Keyring, redis_blackhole: Any) -> None:
             v.get("k")
         elapsed = time.perf_counter() - started
         assert elapsed < 2.0, f"took {elapsed:.2f}s"
-        assert isinstance(info.value, StoreTimeoutError | StoreConnectionError)
+        # a server that accepts and never answers is a timeout, not a failed connection
+        assert type(info.value) is StoreTimeoutError
+        assert isinstance(info.value, TimeoutError)
     finally:
         v.close()
 
@@ -325,10 +327,10 @@ def test_silent_server_put_fails_in_time(ring: Keyring, redis_blackhole: Any) ->
         with pytest.raises(StoreError) as info:
             v.put("k", "v")
         assert time.perf_counter() - started < 2.0
-        # a server that accepts but never answers is a timeout; one that never accepts may read
-        # as a failed connection: both are retryable store errors, never a hang
-        assert isinstance(info.value, StoreTimeoutError | StoreConnectionError)
-        assert isinstance(info.value, TimeoutError | ConnectionError)
+        # a server that accepts but never answers is a timeout (a refused port, tested above, is
+        # a failed connection): both are retryable store errors, never a hang
+        assert type(info.value) is StoreTimeoutError
+        assert isinstance(info.value, TimeoutError)
     finally:
         v.close()
 
@@ -339,7 +341,7 @@ async def test_silent_server_times_out_async(ring: Keyring, redis_blackhole: Any
     v = Vault(redis_blackhole.url, keyring=ring, socket_timeout=0.5, socket_connect_timeout=0.5)
     try:
         started = time.perf_counter()
-        with pytest.raises(StoreError):
+        with pytest.raises(StoreTimeoutError):
             await v.aget("k")
         assert time.perf_counter() - started < 2.5
     finally:

@@ -57,20 +57,37 @@ def test_dirty_record_keeps_formatting_stable() -> None:
     RedactingFilter(redactor=Redactor(use_known=False)).filter(rec)
     # Pre-formatted: a second getMessage() must not apply % again.
     assert rec.getMessage() == "key [REDACTED:stripe_secret_key] and 50%"
-    assert rec.getMessage() == rec.getMessage()
+    assert rec.getMessage() == "key [REDACTED:stripe_secret_key] and 50%"
+    assert rec.args == ()
 
 
 def test_exception_and_stack_info(logger: tuple[logging.Logger, io.StringIO]) -> None:
     lg, stream = logger
+    seen: list[logging.LogRecord] = []
+    capture = logging.Handler()
+    capture.emit = seen.append  # type: ignore[method-assign]
+    lg.addHandler(capture)  # after the redacting handler: sees the records as it left them
     try:
         raise RuntimeError(f"upstream refused token {TOKEN}")
     except RuntimeError:
         lg.exception("call failed")
-    lg.info("here", stack_info=True, extra={"api_key": "abc-123-def", "payload": {"password": "x1y2z3"}})
+    # The stack shows this source line, and with it the literal token below.
+    lg.info("here", stack_info=True, extra={"api_key": "abc-123-def", "payload": {"password": "x1y2z3"}, "t": "sk_live_Ab3Ab3Ab3Ab3Ab3Ab3Ab3Ab3Ab3Ab3"})  # noqa: E501  # fmt: skip
+    lg.removeHandler(capture)
     out = stream.getvalue()
     assert "Traceback" in out
     assert "RuntimeError" in out
+    assert "Stack (most recent call last)" in out
+    assert "test_exception_and_stack_info" in out  # the stack itself is kept...
+    assert out.count("[REDACTED:stripe_secret_key]") >= 2  # ...with the token masked in it
     assert TOKEN not in out
+    stacked = seen[1]
+    assert stacked.stack_info is not None
+    assert TOKEN not in stacked.stack_info
+    assert "[REDACTED:stripe_secret_key]" in stacked.stack_info
+    assert stacked.api_key == "[REDACTED:sensitive_field]"
+    assert stacked.payload == {"password": "[REDACTED:sensitive_field]"}
+    assert stacked.t == "[REDACTED:stripe_secret_key]"
 
 
 def test_extra_fields_are_redacted() -> None:
@@ -122,9 +139,9 @@ def test_dict_config() -> None:
     assert "[REDACTED:" in stream.getvalue()
 
 
-@pytest.mark.skipif(not hasattr(keyseal, "RedactingFilter"), reason="export from keyseal pending")
 def test_top_level_export() -> None:
     assert keyseal.RedactingFilter is RedactingFilter
+    assert "RedactingFilter" in keyseal.__all__
 
 
 def test_install_attaches_once() -> None:

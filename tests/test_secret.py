@@ -112,7 +112,8 @@ def test_reveal_and_reveal_bytes(secret: Secret) -> None:
     assert secret.reveal_bytes() == VALUE.encode()
     assert type(secret.reveal_bytes()) is bytes
     # revealing does not consume anything
-    assert secret.reveal() == secret.reveal()
+    assert secret.reveal() == VALUE
+    assert secret.reveal_bytes() == VALUE.encode()
 
 
 def test_reveal_of_unicode_and_binary() -> None:
@@ -169,10 +170,12 @@ def test_equality_with_secret_str_and_bytes(secret: Secret) -> None:
     assert secret == Secret(VALUE.encode())
     assert secret == VALUE
     assert secret == VALUE.encode()
-    assert secret == VALUE  # reflected
+    # reflected: str.__eq__ gives NotImplemented, then Secret.__eq__ runs (SIM300's autofix would
+    # turn these back into the unreflected form, which is how the reflected case went untested)
+    assert VALUE == secret  # noqa: SIM300
     assert VALUE.encode() == secret
-    assert secret == VALUE
-    assert secret == Secret(VALUE)
+    assert Secret(VALUE) == secret
+    assert (VALUE != secret) is False  # noqa: SIM300
 
 
 @pytest.mark.parametrize(
@@ -190,10 +193,11 @@ def test_equality_with_secret_str_and_bytes(secret: Secret) -> None:
 )
 def test_inequality(secret: Secret, other: str | bytes) -> None:
     assert secret != other
-    assert secret != other
+    assert (secret == other) is False
     assert secret != Secret(other)
-    assert secret != Secret(other)
-    assert other != secret
+    assert Secret(other) != secret
+    assert other != secret  # reflected
+    assert (other == secret) is False
 
 
 @pytest.mark.parametrize(

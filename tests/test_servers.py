@@ -13,7 +13,7 @@ import pytest
 import redis
 import redis.cluster
 
-from _servers import FakeServer, RedisServer, TlsCerts, cluster_info, no_retry
+from _servers import FakeServer, RedisServer, TlsCerts, cluster_info, no_retry, revive_stopped
 
 
 def once(**kwargs: Any) -> redis.Redis:
@@ -48,8 +48,7 @@ def test_plain_ping_and_url(redis_plain: RedisServer) -> None:
 
 
 def test_plain_unix_socket(redis_plain: RedisServer) -> None:
-    if redis_plain.unix_path is None:
-        pytest.skip("tmp dir too long for a unix socket path")
+    assert redis_plain.unix_path is not None  # a long tmp dir gets a short socket path instead
     assert redis_plain.unix_url == f"unix://{redis_plain.unix_path}"
     assert redis.Redis(unix_socket_path=str(redis_plain.unix_path)).ping()
     assert redis_plain.unix_path.stat().st_mode & 0o077 == 0
@@ -295,13 +294,19 @@ def test_stop_and_start_on_the_same_port(redis_plain: RedisServer) -> None:
     assert redis_plain.client().get("restart-probe") is None  # --save "": nothing persisted
 
 
-def test_a_stopped_server_is_revived_after_the_test(redis_password: RedisServer) -> None:
-    redis_password.kill9()  # the autouse _revive_redis_servers fixture starts it again afterwards
-
-
-def test_revived(redis_password: RedisServer) -> None:
+def test_a_killed_server_is_revived_after_the_test(redis_password: RedisServer) -> None:
+    """What the autouse _revive_redis_servers fixture runs after every test, checked in one test
+    (not by a second test that relies on running after this one)."""
+    port = redis_password.port
+    redis_password.kill9()
+    assert not redis_password.running
+    with pytest.raises(redis.exceptions.ConnectionError):
+        once(host="127.0.0.1", port=port, password=redis_password.password, socket_connect_timeout=1).ping()
+    assert revive_stopped() == [redis_password]
     assert redis_password.running
+    assert redis_password.port == port
     assert redis_password.client().ping()
+    assert revive_stopped() == []  # nothing else was down
 
 
 def test_aof_survives_kill9(redis_aof: RedisServer) -> None:

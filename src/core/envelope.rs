@@ -224,6 +224,83 @@ mod tests {
         assert!(open(&other, &env, b"ctx").is_err());
     }
 
+    /// Empty plaintexts, contexts at and past the stack buffer, and `seal_into`/`open_into` with
+    /// right and wrong buffer sizes (cases found by mutation testing).
+    #[test]
+    fn sizes_at_the_edges() {
+        let k = key();
+        let empty = seal(&k, b"", b"ctx").unwrap();
+        assert_eq!(empty.len(), OVERHEAD);
+        assert_eq!(peek_key_id(&empty), Some(*b"abcd"));
+        assert_eq!(open(&k, &empty, b"ctx").unwrap().expose(), b"");
+        assert_eq!(peek_key_id(&empty[..OVERHEAD - 1]), None);
+        for ctx_len in [
+            0,
+            1,
+            256 - AAD_HEADER_LEN - 1,
+            256 - AAD_HEADER_LEN,
+            256 - AAD_HEADER_LEN + 1,
+            4096,
+        ] {
+            let ctx = vec![b'c'; ctx_len];
+            let env = seal(&k, b"value", &ctx).unwrap();
+            assert_eq!(
+                open(&k, &env, &ctx).unwrap().expose(),
+                b"value",
+                "context of {ctx_len}"
+            );
+            let mut other = ctx.clone();
+            other.push(b'x');
+            assert!(open(&k, &env, &other).is_err(), "context of {ctx_len}");
+        }
+        let mut out = vec![0u8; sealed_len(5)];
+        assert_eq!(sealed_len(5), 5 + OVERHEAD);
+        seal_into(&k, b"hello", b"c", &mut out).unwrap();
+        assert_eq!(opened_len(&out), Some(5));
+        let mut plain = [0u8; 5];
+        open_into(&k, &out, b"c", &mut plain).unwrap();
+        assert_eq!(&plain, b"hello");
+        for wrong in [4, 6] {
+            let mut buf = vec![0u8; wrong];
+            assert!(matches!(
+                open_into(&k, &out, b"c", &mut buf),
+                Err(CoreError::Decryption)
+            ));
+        }
+        assert_eq!(opened_len(&out[..OVERHEAD - 1]), None);
+        // a key with another id refuses before any work
+        let other = SealingKey::new(*b"wxyz", &[0x42; 32]);
+        assert_eq!(other.id(), *b"wxyz");
+        assert!(matches!(
+            open(&other, &out, b"c"),
+            Err(CoreError::Decryption)
+        ));
+        // peek checks magic and version
+        let mut v2 = out.clone();
+        v2[2] = 2;
+        assert_eq!(peek_key_id(&v2), None);
+        let mut magic = out.clone();
+        magic[0] = b'X';
+        assert_eq!(peek_key_id(&magic), None);
+    }
+
+    /// A fixed nonce gives a fixed envelope (the layout is the documented one byte for byte).
+    #[test]
+    fn fixed_nonce_layout() {
+        let k = key();
+        let nonce = [7u8; NONCE_LEN];
+        let a = seal_with_nonce(&k, &nonce, b"abc", b"ctx");
+        assert_eq!(a, seal_with_nonce(&k, &nonce, b"abc", b"ctx"));
+        assert_eq!(&a[AAD_HEADER_LEN..HEADER_LEN], &nonce);
+        assert_eq!(a.len(), HEADER_LEN + 3 + TAG_LEN);
+        assert_ne!(
+            &a[HEADER_LEN..HEADER_LEN + 3],
+            b"abc",
+            "the body is encrypted"
+        );
+        assert_eq!(open(&k, &a, b"ctx").unwrap().expose(), b"abc");
+    }
+
     /// NIST GCM test vectors (McGrew and Viega, test cases 13-16, AES-256, 96-bit IV), shared with the
     /// Python tests through tests/vectors/aes_256_gcm.txt.
     #[test]

@@ -172,4 +172,64 @@ mod tests {
         }
         assert!(Namer::new(&k(1), "a b", "default").is_err());
     }
+
+    /// Each limit exactly: the last size allowed and the first refused (found by mutation testing).
+    #[test]
+    fn limits_are_exact() {
+        let ns64 = "n".repeat(MAX_NAMESPACE_CHARS);
+        assert!(Namer::new(&k(1), "ks", &ns64).is_ok());
+        assert!(Namer::new(&k(1), "ks", &format!("{ns64}n")).is_err());
+        // counted in characters, not bytes: ASCII only, so the two agree; the allowed punctuation
+        assert!(Namer::new(&k(1), "ks", "a_b.c:d-e").is_ok());
+        assert!(Namer::new(&k(1), "ks", "a/b").is_err());
+        let p32 = "p".repeat(32);
+        assert!(Namer::new(&k(1), &p32, "default").is_ok());
+        assert!(Namer::new(&k(1), &format!("{p32}p"), "default").is_err());
+        assert!(Namer::new(&k(1), "a_b.c-d", "default").is_ok());
+        assert!(Namer::new(&k(1), "", "default").is_err());
+        assert!(Namer::new(&k(1), "ks:x", "default").is_err());
+        let n = Namer::new(&k(1), "ks", "default").unwrap();
+        assert!(n.key(&"x".repeat(MAX_NAME_BYTES)).is_ok());
+        // 1,024 bytes in 512 two-byte characters is still within the byte limit; 1,025 is not
+        assert!(n.key(&"é".repeat(MAX_NAME_BYTES / 2)).is_ok());
+        assert!(n
+            .key(&format!("{}x", "é".repeat(MAX_NAME_BYTES / 2)))
+            .is_err());
+        assert!(n.key("inner space is fine").is_ok());
+    }
+
+    /// The exact key shape: `<prefix>:<11 base64url chars>:<22 base64url chars>`, and `owns` accepts
+    /// that shape under our namespace prefix only.
+    #[test]
+    fn key_shape_and_ownership() {
+        let n = Namer::new(&k(1), "ks", "default").unwrap();
+        let prefix = n.namespace_prefix().to_vec();
+        assert_eq!(prefix.len(), "ks:".len() + 11 + 1);
+        assert!(prefix.starts_with(b"ks:") && prefix.ends_with(b":"));
+        let key = n.key("a").unwrap();
+        assert!(key.starts_with(&prefix));
+        assert_eq!(key.len(), prefix.len() + 22);
+        assert!(key[prefix.len()..]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_'));
+        assert!(n.owns(&key));
+        let mut longer = key.clone();
+        longer.push(b'A');
+        assert!(
+            !n.owns(&longer),
+            "a longer key under our prefix is not ours"
+        );
+        assert!(!n.owns(&key[..key.len() - 1]));
+        assert!(!n.owns(&prefix));
+        let mut foreign = key.clone();
+        foreign[3] ^= 1; // same length, another namespace tag
+        assert!(!n.owns(&foreign));
+        // the namespace tag does not depend on the name; the name tag does
+        assert_eq!(n.key("b").unwrap()[..prefix.len()], prefix[..]);
+        assert_ne!(n.key("b").unwrap(), key);
+        // (namespace, name) pairs are unambiguous: "ab"+"c" is not "a"+"bc"
+        let ab = Namer::new(&k(1), "ks", "ab").unwrap().key("c").unwrap();
+        let a = Namer::new(&k(1), "ks", "a").unwrap().key("bc").unwrap();
+        assert_ne!(ab[ab.len() - 22..], a[a.len() - 22..]);
+    }
 }

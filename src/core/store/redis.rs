@@ -132,6 +132,12 @@ impl RedisStore {
                     insecure,
                     tls_params: None,
                 };
+                if insecure {
+                    // docs/redis.md promises a warning for each opt-out, not only the hostname one.
+                    log::warn!(
+                        "TLS certificate checks are off for {host}:{port} (ssl_cert_reqs=\"none\")"
+                    );
+                }
                 if skip_hostname {
                     log::warn!(
                         "TLS hostname checks are off for {host}:{port} (ssl_check_hostname=False)"
@@ -189,6 +195,15 @@ impl RedisStore {
                     .response_timeout(socket_timeout)
                     .retries(2);
                 if url.tls {
+                    // The builder's own TLS settings win over the seed addresses' for every node
+                    // it discovers: the opt-outs have to be repeated here (certs() alone means
+                    // Secure, with the system roots when no CA is given).
+                    if insecure {
+                        b = b.tls(redis::TlsMode::Insecure);
+                    }
+                    if skip_hostname {
+                        b = b.danger_accept_invalid_hostnames(true);
+                    }
                     b = b.certs(tls_certificates(opts)?);
                 }
                 let client = b.build().map_err(|e| config_err(&e))?;
