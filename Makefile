@@ -34,6 +34,15 @@ deps: ## Debian's redis-server, redis-cli and openssl, for the test fixtures (on
 		$(SUDO) apt-get update; \
 		$(SUDO) apt-get install -y --no-install-recommends redis-server redis-tools openssl; \
 	fi
+	@# chromium renders `keyseal audit --html` in tests; zsh and fish check the completion scripts.
+	@missing=""; for tool in chromium zsh fish; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then \
+		echo "deps: chromium, zsh and fish present"; \
+	else \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$(SUDO) apt-get update; \
+		$(SUDO) apt-get install -y --no-install-recommends $$missing; \
+	fi
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
