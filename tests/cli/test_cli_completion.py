@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 from _cli_helpers import keyseal
-from _servers import in_ci
 
+from _servers import in_ci
 from keyseal import cli
 from keyseal.cli.completion import commands, script
 
