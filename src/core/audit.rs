@@ -701,6 +701,7 @@ fn probe_sample(conn: &mut Connection, pacer: &mut Pacer, budget: u64, sample: &
             }
         };
         let room = budget.saturating_sub(sample.scanned) as usize;
+        let cut = keys.len() > room;
         let keys = &keys[..keys.len().min(room)];
         if !keys.is_empty() {
             let values = match read_values(conn, pacer, keys, &mut use_getrange) {
@@ -717,7 +718,8 @@ fn probe_sample(conn: &mut Connection, pacer: &mut Pacer, budget: u64, sample: &
             }
         }
         if cursor == "0" {
-            sample.complete = true;
+            // Complete only if this last batch was not cut short by the budget.
+            sample.complete = !cut;
             return;
         }
         if sample.scanned >= budget {
