@@ -42,3 +42,32 @@ def assert_user_error(res: subprocess.CompletedProcess[bytes], *fragments: str) 
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
     return lines[0]
+
+
+def keyseal_on_tty(*args: str, env: Mapping[str, str] | None = None) -> tuple[int, bytes, str]:
+    """Run with stderr on a pseudo-terminal (where progress bars go): (status, stdout, terminal text)."""
+    import pty
+
+    parent, child = pty.openpty()
+    full = {k: v for k, v in os.environ.items() if not k.startswith("KEYSEAL_")}
+    full.update(env or {}, COLUMNS="100")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keyseal", *args],
+        stdout=subprocess.PIPE,
+        stderr=child,
+        stdin=subprocess.DEVNULL,
+        env=full,
+    )
+    os.close(child)
+    out, _ = proc.communicate(timeout=120)
+    chunks = []
+    while True:
+        try:
+            data = os.read(parent, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(parent)
+    return proc.returncode, out, b"".join(chunks).decode(errors="replace")

@@ -354,3 +354,15 @@ def test_run_audit_takes_vault_options(noauth: Any) -> None:
     assert report.target == noauth.url
     with pytest.raises(TypeError, match="unexpected option"):
         run_audit(noauth.url, no_such_option=1)
+
+
+def test_audit_progress_only_on_a_terminal(noauth: Any) -> None:
+    from _cli_helpers import keyseal_on_tty
+
+    status, out, tty = keyseal_on_tty("audit", noauth.url, "--rate", "0")
+    assert status == 1
+    assert "audit" in tty
+    assert "probing" in tty
+    assert b"KS-AUTH-001" in out
+    piped = keyseal("audit", noauth.url, "--rate", "0")
+    assert piped.stderr == b""

@@ -131,3 +131,22 @@ def test_scan_many_files_progress_only_on_a_terminal(tmp_path: Path) -> None:
     assert res.returncode == 1
     # Piped: the findings and the one summary line, no bar.
     assert res.stderr.decode().strip() == "5 secret(s) found"
+
+
+def test_scan_progress_bar_on_a_terminal_for_many_files(tmp_path: Path) -> None:
+    from _cli_helpers import keyseal_on_tty
+
+    files = []
+    for i in range(4):
+        f = tmp_path / f"g{i}.log"
+        f.write_bytes(LINE)
+        files.append(str(f))
+    status, out, tty = keyseal_on_tty("scan", *files)
+    assert status == 1
+    assert "scan" in tty
+    assert "4/4" in tty  # rich's M-of-N column: one step per file
+    assert out.count(b"secret_assignment") == 4
+    status, _, tty = keyseal_on_tty("scan", files[0])
+    assert status == 1
+    assert "/1" not in tty  # one file: no bar, only the summary line
+    assert tty.strip() == "1 secret(s) found"

@@ -181,12 +181,12 @@ def show_progress() -> bool:
 
 
 @contextmanager
-def progress(description: str, total: int | None = None) -> Iterator[Any]:
+def progress(description: str, total: int | None = None, *, enabled: bool = True) -> Iterator[Any]:
     """A rich progress bar on stderr when it is a terminal, else a do-nothing stand-in.
 
     Yields an object with ``update(advance=..., completed=..., total=..., note=...)``.
     """
-    if not show_progress():
+    if not enabled or not show_progress():
         yield _NoProgress()
         return
     from rich.console import Console
@@ -206,6 +206,9 @@ def progress(description: str, total: int | None = None) -> Iterator[Any]:
         TimeElapsedColumn(),
         console=Console(stderr=True),
         transient=False,
+        # Results stay on stdout, where pipes and redirections expect them.
+        redirect_stdout=False,
+        redirect_stderr=False,
     )
     with bar:
         task = bar.add_task(description, total=total, note="")

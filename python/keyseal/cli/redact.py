@@ -261,7 +261,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     status = 0
     paths = list(_expand(args.files or ["-"]))
     many = len(paths) > 1
-    with c.progress("scan", total=len(paths) if many else None) as bar:
+    with c.progress("scan", total=len(paths), enabled=many) as bar:
         for path in paths:
             try:
                 status = max(status, _scan_one(engine, path, found, args.json))
