@@ -201,7 +201,10 @@ def _local_persistence_files(node: dict[str, Any]) -> list[dict[str, Any]]:
         for entry in sorted(os.listdir(base)):
             if any(entry.startswith(n) for n in names):
                 path = os.path.join(base, entry)
-                st = os.stat(path)
+                try:
+                    st = os.stat(path)
+                except OSError:  # rewritten (BGREWRITEAOF) between listdir and stat
+                    continue
                 found.append({"path": path, "mode": stat.S_IMODE(st.st_mode), "size": st.st_size})
     return found
 

@@ -548,11 +548,10 @@ fn probe_commands(conn: &mut Connection, pacer: &mut Pacer, report: &mut NodeRep
                 Ok(Reply::Ok(Value::Okay)) => Some(Outcome::Allowed),
                 Ok(Reply::Ok(v)) if text(&v) == "OK" => Some(Outcome::Allowed),
                 Ok(Reply::Ok(_)) => Some(Outcome::Denied), // a text saying why it would be refused
+                // "Command 'X' not found": renamed away or disabled. Redis 6 (no DRYRUN)
+                // answers "unknown subcommand" instead, and we fall back to MULTI below.
                 Ok(Reply::Err { code, detail })
-                    if absent(&code, &detail)
-                        && detail.contains("ommand")
-                        && !detail.contains("DRYRUN")
-                        && !detail.contains("dryrun") =>
+                    if code == "ERR" && detail.contains("not found") =>
                 {
                     Some(Outcome::Absent)
                 }

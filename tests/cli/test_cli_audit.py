@@ -366,3 +366,17 @@ def test_audit_progress_only_on_a_terminal(noauth: Any) -> None:
     assert b"KS-AUTH-001" in out
     piped = keyseal("audit", noauth.url, "--rate", "0")
     assert piped.stderr == b""
+
+
+def test_renamed_commands_are_not_reported(redis_factory: Any) -> None:
+    server = redis_factory.server(
+        "audit_renamed", extra=("--rename-command", "FLUSHALL", "", "--rename-command", "DEBUG", "")
+    )
+    report = audit(server.url)
+    node = report.observations["nodes"][0]
+    assert node["commands"]["FLUSHALL"] == "absent"
+    assert node["commands"]["DEBUG"] == "absent"
+    evidence = finding(report, "KS-CMD-001").evidence
+    assert "FLUSHALL" not in evidence
+    assert "DEBUG" not in evidence
+    assert "FLUSHDB" in evidence
