@@ -354,3 +354,49 @@ def test_reporting_commands_take_json_and_store_commands_share_options() -> None
         assert "--json" in by_name[name], name
     for name in ("put", "get", "delete", "ttl", "rewrap", "audit"):
         assert {"--url", "--ca-certs", "--certfile", "--keyfile", "--username"} <= by_name[name], name
+
+
+def test_put_hidden_prompt_on_a_terminal(store: dict[str, str]) -> None:
+    """On a terminal, put asks without echoing (getpass on the controlling tty)."""
+    import fcntl
+    import pty
+    import termios
+
+    parent, child = pty.openpty()
+
+    def controlling_tty() -> None:  # in the child, before exec
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYSEAL_")}
+    env.update(store)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keyseal", "put", "typed", *ns(store)],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=env,
+        preexec_fn=controlling_tty,
+    )
+    os.close(child)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"secret for typed:" not in seen and time.monotonic() < deadline:
+        seen += os.read(parent, 4096)
+    assert b"secret for typed:" in seen
+    os.write(parent, b"typed-secret-42\n")
+    rest = b""
+    while proc.poll() is None or rest == b"":
+        try:
+            chunk = os.read(parent, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        rest += chunk
+    proc.wait(timeout=60)
+    os.close(parent)
+    assert proc.returncode == 0, seen + rest
+    assert b"typed-secret-42" not in seen + rest  # not echoed
+    got = keyseal("get", "typed", "--reveal", *ns(store), env=store)
+    assert got.stdout == b"typed-secret-42\n"
