@@ -23,6 +23,7 @@ import html
 import ipaddress
 import json
 import os
+import re
 import stat
 import time
 from collections.abc import Iterable
@@ -537,6 +538,11 @@ footer{color:#666;font-size:13px;padding:24px 32px;text-align:center}
 """
 
 
+def _code_spans(escaped: str) -> str:
+    """`redis.conf lines` in remediations become <code> (the text is already HTML-escaped)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+
+
 def _html(report: Report) -> str:
     e = html.escape
     counts = report.counts()
@@ -567,7 +573,7 @@ def _html(report: Report) -> str:
                 f'<article class="finding {sev}" data-finding-id="{e(f.id)}">'
                 f'<h3><span class="id">{e(f.id)}</span>{e(f.title)}</h3>'
                 f'<p><strong>Evidence:</strong> <span class="ev">{e(f.evidence)}</span></p>'
-                f"<p><strong>Remediation:</strong> {e(f.remediation)}</p></article>"
+                f"<p><strong>Remediation:</strong> {_code_spans(e(f.remediation))}</p></article>"
             )
         parts.append("</section>")
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
