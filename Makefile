@@ -17,6 +17,8 @@ PY_DEPS := pytest pytest-asyncio hypothesis ruff mypy cryptography redis django 
 	argon2-cffi detect-secrets
 # for make bench (fair peers, the chart) and make coverage
 PY_DEPS += ahocorasick-rs hiredis matplotlib pytest-cov
+# the command line (progress bars) and make dist
+PY_DEPS += rich twine
 PY_SRC := $(wildcard python tests bench)
 PYTEST_ARGS ?=
 STUBTEST_ALLOWLIST := .ci/stubtest-allowlist
@@ -24,7 +26,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help
 help:
-	@echo "targets: deps venv build-dev build-prod format lint test-rust test-python test bench ci clean"
+	@echo "targets: deps venv build-dev build-prod dist format lint test-rust test-python test bench ci clean"
 	@echo "         coverage mutants"
 
 .PHONY: deps
@@ -35,6 +37,15 @@ deps: ## Debian's redis-server, redis-cli and openssl, for the test fixtures (on
 		export DEBIAN_FRONTEND=noninteractive; \
 		$(SUDO) apt-get update; \
 		$(SUDO) apt-get install -y --no-install-recommends redis-server redis-tools openssl; \
+	fi
+	@# chromium renders `keyseal audit --html` in tests; zsh and fish check the completion scripts.
+	@missing=""; for tool in chromium zsh fish; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then \
+		echo "deps: chromium, zsh and fish present"; \
+	else \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$(SUDO) apt-get update; \
+		$(SUDO) apt-get install -y --no-install-recommends $$missing; \
 	fi
 
 $(VENV)/bin/python:
@@ -52,6 +63,32 @@ build-dev: $(VENV)/bin/python ## the extension into .venv, release mode (debug A
 .PHONY: build-prod
 build-prod: $(VENV)/bin/python ## an optimized abi3 wheel in dist/ (profile dist: thin LTO, stripped)
 	$(VENV)/bin/maturin build --profile dist --out dist
+
+# manylinux_2_34: the oldest tag a build on this Debian 12 (glibc 2.36) can honestly claim. Since
+# glibc 2.34 merged libpthread/libdl into libc, anything linked here references GLIBC_2.34 symbol
+# versions (pthread_*, dl*); maturin's compliance check refuses manylinux2014/_2_28 for it. An older
+# tag needs an older sysroot (a manylinux container, or `maturin build --zig`).
+DIST_COMPAT ?= manylinux_2_34
+DIST_SMOKE_VENV := $(CURDIR)/target/dist-smoke-venv
+
+.PHONY: dist
+dist: $(VENV)/bin/python ## sdist + abi3 wheel (DIST_COMPAT) in dist/, twine check, sdist smoke test in a fresh venv
+	rm -rf dist
+	$(VENV)/bin/maturin sdist --out dist
+	$(VENV)/bin/maturin build --profile dist --compatibility $(DIST_COMPAT) --out dist
+	$(PY) -m pip install --quiet --disable-pip-version-check twine
+	$(PY) -m twine check --strict dist/*
+	@# The sdist must build and work on its own: a fresh venv, a pip build from the sdist only.
+	rm -rf $(DIST_SMOKE_VENV)
+	$(PYTHON) -m venv $(DIST_SMOKE_VENV)
+	CARGO_TARGET_DIR=$(CURDIR)/target/dist-smoke $(DIST_SMOKE_VENV)/bin/pip install --quiet \
+		--disable-pip-version-check dist/keyseal-*.tar.gz
+	cd /tmp && $(DIST_SMOKE_VENV)/bin/keyseal --version
+	cd /tmp && $(DIST_SMOKE_VENV)/bin/keyseal demo | tail -1 | grep -q '^Done\.'
+	cd /tmp && printf 'password=hunter2-secret\n' | $(DIST_SMOKE_VENV)/bin/keyseal redact | grep -q REDACTED
+	cd /tmp && $(DIST_SMOKE_VENV)/bin/python -c 'import keyseal; r = keyseal.Keyring.generate(); \
+		assert r.open(r.seal(b"x")) == b"x"; print("dist: sdist smoke test passed")'
+	@ls -l dist
 
 .PHONY: format
 format:

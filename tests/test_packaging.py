@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +140,83 @@ def test_types_are_visible_to_a_type_checker(tmp_path: Path) -> None:
     wrong = subprocess.run([*base, str(bad)], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert wrong.returncode == 1
     assert "Incompatible types in assignment" in wrong.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# the wheel a release ships (issue 13 point 5): built once per session, see tests/_wheel.py
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from _wheel import built_wheel
+
+    return built_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+def _wheel_names(wheel: Path) -> list[str]:
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as zf:
+        return zf.namelist()
+
+
+def _wheel_metadata(wheel: Path) -> Any:
+    import email.parser
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        return email.parser.Parser().parsestr(zf.read(name).decode())
+
+
+def test_wheel_is_abi3_and_holds_only_the_package(wheel: Path) -> None:
+    assert "-cp311-abi3-" in wheel.name
+    names = _wheel_names(wheel)
+    package = [n for n in names if not n.startswith("keyseal-")]
+    assert all(n.startswith("keyseal/") for n in package), package
+    for needed in (
+        "keyseal/__init__.py",
+        "keyseal/py.typed",
+        "keyseal/_native.pyi",
+        "keyseal/cli/__init__.py",
+        "keyseal/audit.py",
+        "keyseal/__main__.py",
+    ):
+        assert needed in names, needed
+    assert [n for n in names if n.startswith("keyseal/_native.") and n.endswith(".abi3.so")]
+    for forbidden in ("tests/", "bench/", "fuzz/", "conftest", "test_", "/corpus/", ".rs"):
+        assert not [n for n in names if forbidden in n], forbidden
+    assert any(n.endswith(".dist-info/entry_points.txt") for n in names)
+    assert any("LICENSE" in n and ".dist-info/" in n for n in names), "the license file ships in the wheel"
+
+
+def test_wheel_metadata_is_complete(wheel: Path) -> None:
+    meta = _wheel_metadata(wheel)
+    assert meta["Name"] == "keyseal"
+    assert meta["Version"] == keyseal.__version__
+    assert meta["Requires-Python"] == ">=3.11"
+    assert meta["Summary"]
+    assert meta.get("License") == "Apache-2.0" or meta.get("License-Expression") == "Apache-2.0"
+    assert meta["Description-Content-Type"].startswith("text/markdown")
+    assert "Is my Redis safe?" in meta.get_payload()  # the README is the long description
+    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL"))
+    assert {"Homepage", "Documentation", "Changelog", "Issues"} <= set(urls)
+    classifiers = meta.get_all("Classifier")
+    for c in (
+        "License :: OSI Approved :: Apache Software License",
+        "Programming Language :: Rust",
+        "Programming Language :: Python :: 3.11",
+        "Development Status :: 3 - Alpha",
+        "Typing :: Typed",
+    ):
+        assert c in classifiers, c
+    assert any(r.startswith("rich") for r in meta.get_all("Requires-Dist"))
+
+
+def test_wheel_entry_point_is_the_cli(wheel: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".dist-info/entry_points.txt"))
+        text = zf.read(name).decode()
+    assert text.split() == ["[console_scripts]", "keyseal=keyseal.cli:main"]

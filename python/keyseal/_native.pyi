@@ -15,6 +15,7 @@ __all__ = [
     "Vault",
     "_LoopBridge",
     "__version__",
+    "audit_probe",
     "redactor",
 ]
 
@@ -267,3 +268,20 @@ class Redactor:
 
 def redactor() -> Redactor:
     """The process-wide redactor; every revealed ``Secret`` is registered with it."""
+
+def audit_probe(
+    url: str,
+    *,
+    username: str | None = None,
+    password: str | bytes | Secret | None = None,
+    ssl_ca_certs: str | PathLike[str] | None = None,
+    ssl_certfile: str | PathLike[str] | None = None,
+    ssl_keyfile: str | PathLike[str] | None = None,
+    ssl_check_hostname: bool | None = None,
+    ssl_cert_reqs: str | None = None,
+    socket_timeout: float | timedelta | None = None,
+    socket_connect_timeout: float | timedelta | None = None,
+    sample: int = 10000,
+    rate: float = 1000.0,
+) -> dict[str, Any]:
+    """Read-only probes of a Redis deployment (see ``keyseal.audit``); observations, never secrets."""

@@ -9,7 +9,6 @@ engine moves the cut past any secret that straddles it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import queue
 import sys
@@ -18,8 +17,9 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO, Literal
 
 from keyseal._native import Redactor
+from keyseal.cli import _common as c
 
-__all__ = ["add_redact_parsers", "cmd_redact", "cmd_scan"]
+__all__ = ["cmd_redact", "cmd_scan", "register"]
 
 CHUNK = 4 << 20
 # Longer than any single secret the catalogue matches (a PEM private key block is the longest).
@@ -28,15 +28,21 @@ OVERLAP = 64 << 10
 CONTEXT = 4 << 10
 
 
-def add_redact_parsers(subparsers: Any) -> None:
+def register(subparsers: Any) -> None:
     """Register the ``redact`` and ``scan`` subcommands on an argparse subparsers object."""
-    p = subparsers.add_parser(
+    p = c.add_command(
+        subparsers,
         "redact",
         help="copy files (or stdin) to stdout with secrets replaced",
-        description="Copy FILEs (or stdin) to stdout with every secret replaced by a mask.",
+        description="Copy FILEs (or stdin) to stdout with every secret replaced by a mask. "
+        "Exit status: 0 done, 2 error (a missing file, an unknown rule, output that cannot be written).",
+        example="""
+            keyseal redact app.log > app.redacted.log
+            kubectl logs pod/web | keyseal redact --mode partial
+        """,
     )
     p.add_argument("files", nargs="*", metavar="FILE", help="input files; none or '-' reads stdin")
-    p.add_argument("-o", "--output", help="write here instead of stdout")
+    p.add_argument("-o", "--output", help="write here instead of stdout (never one of the inputs)")
     p.add_argument(
         "--mode",
         choices=["mask", "partial"],
@@ -46,13 +52,18 @@ def add_redact_parsers(subparsers: Any) -> None:
     _common(p)
     p.set_defaults(func=cmd_redact)
 
-    s = subparsers.add_parser(
+    s = c.add_command(
+        subparsers,
         "scan",
-        help="report secrets in files (or stdin); exit 1 if any",
+        help="report secrets in files, directories (recursively) or stdin; exit 1 if any",
         description="Report where secrets are (file, line, column, rule), never the secrets. "
-        "Exit status: 0 none found, 1 found, 2 error.",
+        "Exit status: 0 none found, 1 found, 2 error (and nothing else).",
+        example="""
+            keyseal scan --json logs/           # every file under logs/
+            git diff | keyseal scan && echo clean
+        """,
     )
-    s.add_argument("files", nargs="*", metavar="FILE", help="input files; none or '-' reads stdin")
+    s.add_argument("files", nargs="*", metavar="PATH", help="files or directories; none or '-' reads stdin")
     s.add_argument("--json", action="store_true", help="print a JSON array of findings")
     _common(s)
     s.set_defaults(func=cmd_scan)
@@ -70,12 +81,21 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _engine(args: argparse.Namespace, mode: Literal["mask", "partial"] = "mask") -> Redactor:
-    engine = Redactor(mode=mode, disable=list(args.disable))
+    try:
+        engine = Redactor(mode=mode, disable=list(args.disable), use_known=False)
+    except ValueError as exc:
+        raise c.UserError(f"--disable: {exc}") from None
     if args.secrets_file:
-        with open(args.secrets_file, "rb") as fh:
-            for line in fh.read().splitlines():
-                if line.strip():
-                    engine.add_secret(line.strip())
+        try:
+            with open(args.secrets_file, "rb") as fh:
+                data = fh.read()
+        except IsADirectoryError:
+            raise c.UserError(f"--secrets-file {args.secrets_file}: is a directory") from None
+        except OSError as exc:
+            raise c.UserError(f"--secrets-file {args.secrets_file}: {exc.strerror}") from None
+        for line in data.splitlines():
+            if line.strip():
+                engine.add_secret(line.strip())
     return engine
 
 
@@ -166,16 +186,54 @@ def _windows(engine: Redactor, fd: int, scan: bool) -> Iterator[tuple[bytes, int
 def _open(path: str) -> tuple[int, bool]:
     if path == "-":
         return sys.stdin.fileno(), False
-    return os.open(path, os.O_RDONLY), True
+    fd = os.open(path, os.O_RDONLY)
+    if os.path.isdir(path):
+        os.close(fd)
+        raise IsADirectoryError(21, "Is a directory", path)
+    return fd, True
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _expand(paths: list[str]) -> Iterator[str]:
+    """Files named, and every regular file under the directories named (sorted, symlinks not followed)."""
+    for path in paths:
+        if path != "-" and os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    full = os.path.join(root, name)
+                    if os.path.isfile(full) and not os.path.islink(full):
+                        yield full
+        else:
+            yield path
 
 
 def cmd_redact(args: argparse.Namespace) -> int:
     engine = _engine(args, args.mode)
-    out: BinaryIO
-    out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
+    inputs = args.files or ["-"]
+    if args.output:
+        # Opening the output truncates it: were it also an input, its content would be gone
+        # before it was read.
+        clash = [p for p in inputs if p != "-" and _same_file(p, args.output)]
+        if clash or (args.output == "/dev/stdin"):
+            raise c.UserError(f"-o {args.output} is also an input: write elsewhere, then rename")
+        if os.path.isdir(args.output):
+            raise c.UserError(f"-o {args.output}: is a directory")
+        try:
+            out: BinaryIO = open(args.output, "wb")  # noqa: SIM115
+        except OSError as exc:
+            raise c.UserError(f"-o {args.output}: {exc.strerror}") from None
+    else:
+        out = sys.stdout.buffer
     status = 0
     try:
-        for path in args.files or ["-"]:
+        for path in inputs:
             try:
                 fd, close = _open(path)
             except OSError as exc:
@@ -190,6 +248,7 @@ def cmd_redact(args: argparse.Namespace) -> int:
                 writer.close()
                 if close:
                     os.close(fd)
+        out.flush()
     finally:
         if args.output:
             out.close()
@@ -200,48 +259,58 @@ def cmd_scan(args: argparse.Namespace) -> int:
     engine = _engine(args)
     found: list[dict[str, Any]] = []
     status = 0
-    for path in args.files or ["-"]:
-        name = "<stdin>" if path == "-" else path
-        try:
-            fd, close = _open(path)
-        except OSError as exc:
-            print(f"keyseal scan: {path}: {exc.strerror}", file=sys.stderr)
-            status = 2
-            continue
-        try:
-            line = 1  # line number at the start of the current buffer
-            counted = 0  # buffer offset up to which newlines are counted into `line`
-            prev_base = 0
-            for buf, base, (findings, _end) in _windows(engine, fd, scan=True):
-                # The buffer was trimmed at its front since the previous window: shift.
-                counted -= base - prev_base
-                prev_base = base
-                for f in findings:
-                    line += buf.count(b"\n", counted, f.start)
-                    counted = f.start
-                    col = f.start - (buf.rfind(b"\n", 0, f.start) + 1) + 1
-                    item = {
-                        "file": name,
-                        "line": line,
-                        "column": col,
-                        "kind": f.kind,
-                        "offset": base + f.start,
-                        "length": f.end - f.start,
-                    }
-                    found.append(item)
-                    if not args.json:
-                        print(f"{name}:{line}:{col}: {f.kind}")
-                keep_from = max(_end - CONTEXT, 0)
-                line += buf.count(b"\n", counted, keep_from) if keep_from > counted else 0
-                counted = max(counted, keep_from)
-        finally:
-            if close:
-                os.close(fd)
+    paths = list(_expand(args.files or ["-"]))
+    many = len(paths) > 1
+    with c.progress("scan", total=len(paths), enabled=many) as bar:
+        for path in paths:
+            try:
+                status = max(status, _scan_one(engine, path, found, args.json))
+            finally:
+                if many:
+                    bar.update(advance=1, note=f"{len(found):,} found")
     if args.json:
-        json.dump(found, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        c.print_json(found)
     elif found:
         print(f"{len(found)} secret(s) found", file=sys.stderr)
     if status:
         return status
     return 1 if found else 0
+
+
+def _scan_one(engine: Redactor, path: str, found: list[dict[str, Any]], as_json: bool) -> int:
+    name = "<stdin>" if path == "-" else path
+    try:
+        fd, close = _open(path)
+    except OSError as exc:
+        print(f"keyseal scan: {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        line = 1  # line number at the start of the current buffer
+        counted = 0  # buffer offset up to which newlines are counted into `line`
+        prev_base = 0
+        for buf, base, (findings, _end) in _windows(engine, fd, scan=True):
+            # The buffer was trimmed at its front since the previous window: shift.
+            counted -= base - prev_base
+            prev_base = base
+            for f in findings:
+                line += buf.count(b"\n", counted, f.start)
+                counted = f.start
+                col = f.start - (buf.rfind(b"\n", 0, f.start) + 1) + 1
+                item = {
+                    "file": name,
+                    "line": line,
+                    "column": col,
+                    "kind": f.kind,
+                    "offset": base + f.start,
+                    "length": f.end - f.start,
+                }
+                found.append(item)
+                if not as_json:
+                    print(f"{name}:{line}:{col}: {f.kind}")
+            keep_from = max(_end - CONTEXT, 0)
+            line += buf.count(b"\n", counted, keep_from) if keep_from > counted else 0
+            counted = max(counted, keep_from)
+    finally:
+        if close:
+            os.close(fd)
+    return 0

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+import argparse
+import sys
+from typing import Any, TextIO
 
 from keyseal._native import Keyring, Vault
+from keyseal.cli import _common as c
 from keyseal.exceptions import ConfigurationError, DecryptionError
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    p = c.add_command(
+        subparsers,
+        "demo",
+        help="a short tour on the embedded memory:// store: seal, tamper, rotate, rewrap",
+        example="keyseal demo",
+    )
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return run(sys.stdout)
 
 
 def run(out: TextIO) -> int:

@@ -1,4 +1,4 @@
-"""``keyseal redact`` / ``keyseal scan`` (registered through ``add_redact_parsers``)."""
+"""``keyseal redact`` / ``keyseal scan`` (the ``keyseal.cli.redact`` command group)."""
 
 from __future__ import annotations
 
@@ -10,20 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from keyseal import _redact_cli
 from keyseal._native import Redactor
+from keyseal.cli import redact as _redact_cli
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))
 from corpus.generate import generate
 
-RUNNER = (
-    "import argparse, sys\n"
-    "from keyseal._redact_cli import add_redact_parsers\n"
-    "p = argparse.ArgumentParser(prog='keyseal')\n"
-    "add_redact_parsers(p.add_subparsers(dest='command', required=True))\n"
-    "a = p.parse_args()\n"
-    "sys.exit(a.func(a))\n"
-)
+RUNNER = "import sys\nfrom keyseal.cli import main\nsys.exit(main())\n"
 
 
 def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
@@ -34,7 +27,7 @@ def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
 
 def parse(*args: str) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="keyseal")
-    _redact_cli.add_redact_parsers(p.add_subparsers(dest="command", required=True))
+    _redact_cli.register(p.add_subparsers(dest="command", required=True))
     return p.parse_args(list(args))
 
 
