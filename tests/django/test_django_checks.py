@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from _django_helpers import BACKEND, keyseal_cache
 from django.core.checks import Tags, run_checks
 from django.test.utils import override_settings
 
-from _django_helpers import BACKEND, keyseal_cache
 from keyseal.django import checks
 
 

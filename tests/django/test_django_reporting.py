@@ -150,7 +150,7 @@ def test_mail_admins_has_neither_value(values) -> None:
 def test_filter_masks_sensitive_names_and_redacts_values(values) -> None:
     from keyseal.django import RedactingExceptionReporterFilter
 
-    secret, token = values
+    secret, _ = values
     keyseal.redactor().add_secret(secret)
     flt = RedactingExceptionReporterFilter()
     assert flt.is_active(None) is True
