@@ -88,7 +88,7 @@ def bench(scale: int, n_rounds: int) -> None:
 
     def get_set(cache: Any) -> Callable[[], int]:
         def go() -> int:
-            for i in range(n):
+            for _ in range(n):
                 cache.set("small", VALUE)
                 cache.get("small")
             return 2 * n
