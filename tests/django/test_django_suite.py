@@ -84,9 +84,11 @@ def _check_cache_summary(summary: dict[str, object]) -> None:
         "test_zero_cull",
         "test_cull_delete_when_store_empty",
     }
-    run = summary["run"]
-    assert isinstance(run, int)
-    assert run >= 80  # BaseCacheTests has ~95 tests in Django 5.2
+    # Every test BaseCacheTests defines ran (54 in Django 5.2), 3 of them skipped.
+    assert summary["run"] == summary["defined"]
+    assert isinstance(summary["run"], int)
+    assert summary["run"] >= 50
+    assert len(skipped) == 3
 
 
 def test_django_cache_tests_on_redis(redis_plain, tmp_path: Path) -> None:
