@@ -105,9 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         runner.teardown_test_environment()
     summary = {
         "classes": [cls.__name__ for cls in classes],
-        "defined": sum(
-            1 for cls in classes for name in dir(cls) if name.startswith("test") and callable(getattr(cls, name))
-        ),
+        "defined": sum(len(unittest.TestLoader().getTestCaseNames(cls)) for cls in classes),
         "run": result.testsRun,
         "failures": len(result.failures),
         "errors": len(result.errors),
