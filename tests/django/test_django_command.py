@@ -108,3 +108,29 @@ def test_app_checks_without_a_database(tmp_path, keyring_text) -> None:
     assert "keyseal.E001" not in proc.stderr
     assert "keyseal.W004" in proc.stderr
     assert keyring_text not in proc.stdout + proc.stderr
+
+
+@pytest.mark.usefixtures("keyseal_app")
+def test_check_keys_counts_key_ids_read_only(use_caches) -> None:
+    old = keyseal.Keyring.generate()
+    new = old.rotated()
+    store = "memory://check-keys-" + new.primary_id
+    caches = use_caches(default=keyseal_cache(store, old.export(), NAMESPACE="ck"))
+    caches["default"].set_many({f"old{i}": i for i in range(6)})
+    caches = use_caches(default=keyseal_cache(store, new.export(), NAMESPACE="ck"))
+    caches["default"].set_many({f"new{i}": i for i in range(4)})
+    out, _ = run("check-keys")
+    assert "sampled 10 values" in out
+    assert f"{new.primary_id}           4  primary" in out
+    assert f"{old.primary_id}           6  older key" in out
+    assert "run `manage.py keyseal rewrap`" in out
+    out, _ = run("check-keys")  # nothing was re-sealed by the first run
+    assert f"{old.primary_id}           6  older key" in out
+    out, _ = run("check-keys", "--sample", "3")
+    assert "sampled 3 values" in out
+    with pytest.raises(CommandError, match="at least 1"):
+        run("check-keys", "--sample", "0")
+    run("rewrap")
+    out, _ = run("check-keys")
+    assert f"{new.primary_id}          10  primary" in out
+    assert "rewrap`" not in out

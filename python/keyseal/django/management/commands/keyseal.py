@@ -8,6 +8,7 @@ an entry.
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -119,27 +120,73 @@ def _check_keys_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample", type=int, default=10000, help="values to sample (default 10000)")
 
 
+class _SampleDone(Exception):
+    """Raised from a progress callback to end a sampling pass early."""
+
+
+def _single_key_ring(ring: Keyring, key_id: str) -> Keyring:
+    """``ring`` reduced to one sealing key (the naming key kept, so names do not move)."""
+    parts = ring.export().split(",")
+    kept = [p for p in parts if not p.startswith("key=") or p.startswith(f"key={key_id}:")]
+    return Keyring.from_string(",".join(kept))
+
+
+def _count_under(conf: Any, key_id: str, sample: int) -> tuple[int, int]:
+    """(values sealed under ``key_id``, values looked at) over the first ``sample`` of the namespace.
+
+    A rewrap with a keyring of that one key is read-only: values under it are already current, and
+    no other value opens, so nothing is re-sealed. Stopping it after ``sample`` values makes it a
+    sampling SCAN.
+    """
+    vault = Vault(
+        conf.location,
+        keyring=_single_key_ring(conf.keyring, key_id),
+        namespace=conf.namespace,
+        **conf.vault_options,
+    )
+    seen = [0, 0]
+
+    def progress(p: RewrapProgress) -> None:
+        seen[:] = [p.current, p.scanned]
+        if p.scanned >= sample:
+            raise _SampleDone
+
+    quiet = logging.getLogger("keyseal.core.vault")
+    old_level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the pass reports other keys' values as "failed to open"
+    try:
+        vault.rewrap(batch_size=min(sample, 1000), progress=progress)
+    except _SampleDone:
+        pass
+    finally:
+        quiet.setLevel(old_level)
+        vault.close()
+    return seen[0], seen[1]
+
+
 def check_keys(command: BaseCommand, options: dict[str, Any]) -> None:
-    """Which key ids the cache's values are sealed under, counted over a sample of the namespace."""
-    cache = _keyseal_cache(options["cache"])
-    vault: Vault = cache.vault
-    census = getattr(vault, "key_id_census", None)
-    if census is None:
-        raise CommandError("check-keys needs Vault.key_id_census, which this build of keyseal lacks")
+    """Which of the keyring's key ids the cache's values are sealed under, over a sample."""
     if options["sample"] < 1:
         raise CommandError("--sample must be at least 1")
-    counts: dict[str, int] = census(sample=options["sample"])
-    ring = cache.settings.keyring
-    for key_id, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-        if key_id == ring.primary_id:
-            role = "primary"
-        elif key_id in ring.key_ids:
-            role = "old key in the keyring"
-        else:
-            role = "NOT in the keyring: these values cannot be opened"
-        command.stdout.write(f"{key_id}  {n}  {role}")
-    if not counts:
-        command.stdout.write("no values sampled")
+    cache = _keyseal_cache(options["cache"])
+    conf = cache.settings
+    ring = conf.keyring
+    counts: dict[str, int] = {}
+    looked_at = 0
+    for key_id in ring.key_ids:
+        counts[key_id], scanned = _count_under(conf, key_id, options["sample"])
+        looked_at = max(looked_at, scanned)
+    command.stdout.write(f"sampled {looked_at} values of namespace {conf.namespace!r}")
+    for key_id in ring.key_ids:
+        role = "primary" if key_id == ring.primary_id else "older key"
+        command.stdout.write(f"{key_id}  {counts[key_id]:>10}  {role}")
+    other = looked_at - sum(counts.values())
+    if other > 0:
+        command.stdout.write(f"{'other':<8}  {other:>10}  under no key of this keyring (or tampered)")
+    if any(counts[k] for k in ring.key_ids if k != ring.primary_id):
+        command.stdout.write(
+            "values under older keys remain: run `manage.py keyseal rewrap` before retiring them"
+        )
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
