@@ -107,9 +107,10 @@ def test_tampered_value_is_a_miss_and_one_warning(
     text = records.messages()[0]
     assert "'sealed'" in text
     assert "victim" not in text
-    # Recomputed and overwritten, it works again.
-    cache.set("victim", "fresh")
+    # get_or_set recomputes and overwrites it (add() alone would keep the bad entry forever).
+    assert cache.get_or_set("victim", lambda: "fresh") == "fresh"
     assert cache.get("victim") == "fresh"
+    assert len(records.records) == 2
 
 
 def test_moved_value_is_a_miss(use_caches, keyring_text, redis_url, fresh_db, records) -> None:
@@ -427,6 +428,8 @@ async def test_async_tampered_is_a_miss(use_caches, keyring_text, where, records
     assert await cache.aget("x", "miss") == "miss"
     assert await cache.aget_many(["x", "y"]) == {"y": 3}
     assert len(records.records) == 2
+    assert await cache.aget_or_set("x", "recomputed") == "recomputed"
+    assert await cache.aget("x") == "recomputed"
 
 
 @pytest.mark.asyncio

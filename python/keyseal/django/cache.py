@@ -36,6 +36,7 @@ _VAULTS_LOCK = threading.Lock()
 # only warns about such keys) is replaced by a digest, so every key Django accepts works.
 _MAX_PLAIN_CHARS = 256
 _HASHED_PREFIX = "keyseal-sha256:"
+_MISSING = object()
 
 
 def shared_vault(conf: CacheSettings, alias: str | None = None) -> Vault:
@@ -176,13 +177,37 @@ class EncryptedRedisCache(BaseCache):
         return self.vault.add(name, data, ttl=ttl)
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        name = self._name(key, version)
+        value, _ = self._fetch(self._name(key, version), default)
+        return value
+
+    def _fetch(self, name: str, default: Any) -> tuple[Any, bool]:
+        """(value or default, whether a stored value failed to open)."""
         try:
             data = self.vault.get_bytes(name)
         except DecryptionError:
             self._warn()
+            return default, True
+        value = self._load(data, _MISSING)
+        if value is _MISSING:
+            return default, data is not None
+        return value, False
+
+    def get_or_set(
+        self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> Any:
+        """Django's get_or_set, except that an entry that fails to open is overwritten with the
+        fresh value (``add`` would leave it in place and recompute on every call)."""
+        value, failed = self._fetch(self._name(key, version), _MISSING)
+        if value is not _MISSING:
+            return value
+        if callable(default):
+            default = default()
+        if failed:
+            self.set(key, default, timeout=timeout, version=version)
             return default
-        return self._load(data, default)
+        self.add(key, default, timeout=timeout, version=version)
+        # Read again: another caller may have added a value between the get and the add.
+        return self.get(key, default, version=version)
 
     def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
         name = self._name(key, version)
@@ -265,13 +290,34 @@ class EncryptedRedisCache(BaseCache):
         return await self.vault.aadd(name, data, ttl=ttl)
 
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        name = self._name(key, version)
+        value, _ = await self._afetch(self._name(key, version), default)
+        return value
+
+    async def _afetch(self, name: str, default: Any) -> tuple[Any, bool]:
         try:
             data = await self.vault.aget_bytes(name)
         except DecryptionError:
             self._warn()
+            return default, True
+        value = self._load(data, _MISSING)
+        if value is _MISSING:
+            return default, data is not None
+        return value, False
+
+    async def aget_or_set(
+        self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> Any:
+        """See ``get_or_set``."""
+        value, failed = await self._afetch(self._name(key, version), _MISSING)
+        if value is not _MISSING:
+            return value
+        if callable(default):
+            default = default()
+        if failed:
+            await self.aset(key, default, timeout=timeout, version=version)
             return default
-        return self._load(data, default)
+        await self.aadd(key, default, timeout=timeout, version=version)
+        return await self.aget(key, default, version=version)
 
     async def aset(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
