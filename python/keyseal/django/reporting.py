@@ -20,6 +20,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.template.defaultfilters import pprint
 from django.utils.datastructures import MultiValueDict
+from django.utils.safestring import mark_safe
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 from keyseal._native import Redactor, Secret, redactor
@@ -131,12 +132,8 @@ class RedactingExceptionReporter(ExceptionReporter):
         return data
 
     def get_traceback_html(self) -> Any:
-        # Django returns a SafeString; redacting it only removes text, so it stays safe markup.
-        from django.utils.safestring import mark_safe
-
+        # Django returns a SafeString; redacting it only replaces text, so it stays safe markup.
         return mark_safe(redactor().redact(str(super().get_traceback_html())))  # noqa: S308
 
     def get_traceback_text(self) -> Any:
-        from django.utils.safestring import mark_safe
-
         return mark_safe(redactor().redact(str(super().get_traceback_text())))  # noqa: S308
