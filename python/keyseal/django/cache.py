@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
-from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, MEMCACHE_MAX_KEY_LENGTH, BaseCache
 from django.core.exceptions import ImproperlyConfigured
 
 from keyseal._native import Vault, redactor
@@ -37,6 +38,8 @@ _VAULTS_LOCK = threading.Lock()
 _MAX_PLAIN_CHARS = 256
 _HASHED_PREFIX = "keyseal-sha256:"
 _MISSING = object()
+# The characters Django's memcache_key_warnings() flags: controls, space and DEL.
+_MEMCACHE_UNFRIENDLY = re.compile(r"[\x00-\x20\x7f]")
 
 
 def shared_vault(conf: CacheSettings, alias: str | None = None) -> Vault:
@@ -116,6 +119,13 @@ class EncryptedRedisCache(BaseCache):
             return None
         seconds: float = max(0, timeout)
         return seconds
+
+    def validate_key(self, key: str) -> None:
+        """Django's memcached-compatibility warnings, with a fast path for the usual clean key
+        (Django's check walks the key in Python, one character at a time)."""
+        if len(key) <= MEMCACHE_MAX_KEY_LENGTH and not _MEMCACHE_UNFRIENDLY.search(key):
+            return
+        super().validate_key(key)
 
     def _name(self, key: Any, version: int | None) -> str:
         return vault_name(self.make_and_validate_key(key, version=version))
