@@ -16,7 +16,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
-from django.core.cache.backends.base import DEFAULT_TIMEOUT, MEMCACHE_MAX_KEY_LENGTH, BaseCache
+from django.core.cache.backends.base import (
+    DEFAULT_TIMEOUT,
+    MEMCACHE_MAX_KEY_LENGTH,
+    BaseCache,
+    default_key_func,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 from keyseal._native import Vault, redactor
@@ -126,6 +131,27 @@ class EncryptedRedisCache(BaseCache):
         if len(key) <= MEMCACHE_MAX_KEY_LENGTH and not _MEMCACHE_UNFRIENDLY.search(key):
             return
         super().validate_key(key)
+
+    def _names(self, keys: Iterable[Any], version: int | None) -> dict[str, Any]:
+        """{Vault name: key} for many keys. With Django's default key function and clean keys
+        (the usual case) this is one pass in C over all keys instead of several Python calls each;
+        the result is the same as ``_name`` per key."""
+        keys = list(keys)
+        if self.key_func is not default_key_func:
+            return {self._name(key, version): key for key in keys}
+        v = self.version if version is None else version
+        made = ["%s:%s:%s" % (self.key_prefix, v, key) for key in keys]  # noqa: UP031 - as Django does
+        joined = "".join(made)
+        # No control character, space or DEL anywhere, nothing Python deems unprintable (so no
+        # whitespace at either end of any key), no key over Django's warning length: every key
+        # passes validate_key silently and is a valid Vault name as it is.
+        if (
+            _MEMCACHE_UNFRIENDLY.search(joined)
+            or not joined.isprintable()
+            or max(map(len, made), default=0) > MEMCACHE_MAX_KEY_LENGTH
+        ):
+            return {self._name(key, version): key for key in keys}
+        return dict(zip(made, keys, strict=True))
 
     def _name(self, key: Any, version: int | None) -> str:
         return vault_name(self.make_and_validate_key(key, version=version))
@@ -239,7 +265,7 @@ class EncryptedRedisCache(BaseCache):
         return self.vault.delete(self._name(key, version))
 
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
-        names = {self._name(key, version): key for key in keys}
+        names = self._names(keys, version)
         if not names:
             return {}
         found = self.vault.get_many_bytes(list(names), skip_undecryptable=True)
@@ -264,7 +290,8 @@ class EncryptedRedisCache(BaseCache):
     ) -> list[Any]:
         if not data:
             return []
-        sealed = {self._name(key, version): self._serializer.dumps(value) for key, value in data.items()}
+        dumps = self._serializer.dumps
+        sealed = {name: dumps(data[key]) for name, key in self._names(data, version).items()}
         ttl = self.get_backend_timeout(timeout)
         if ttl == 0:
             self.vault.delete_many(list(sealed))
@@ -273,7 +300,7 @@ class EncryptedRedisCache(BaseCache):
         return []
 
     def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        names = [self._name(key, version) for key in keys]
+        names = list(self._names(keys, version))
         if names:
             self.vault.delete_many(names)
 
@@ -351,7 +378,7 @@ class EncryptedRedisCache(BaseCache):
         return await self.vault.adelete(self._name(key, version))
 
     async def aget_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
-        names = {self._name(key, version): key for key in keys}
+        names = self._names(keys, version)
         if not names:
             return {}
         found = await self.vault.aget_many_bytes(list(names), skip_undecryptable=True)
@@ -376,7 +403,8 @@ class EncryptedRedisCache(BaseCache):
     ) -> list[Any]:
         if not data:
             return []
-        sealed = {self._name(key, version): self._serializer.dumps(value) for key, value in data.items()}
+        dumps = self._serializer.dumps
+        sealed = {name: dumps(data[key]) for name, key in self._names(data, version).items()}
         ttl = self.get_backend_timeout(timeout)
         if ttl == 0:
             await self.vault.adelete_many(list(sealed))
@@ -385,7 +413,7 @@ class EncryptedRedisCache(BaseCache):
         return []
 
     async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        names = [self._name(key, version) for key in keys]
+        names = list(self._names(keys, version))
         if names:
             await self.vault.adelete_many(names)
 
