@@ -19,6 +19,7 @@ PY_DEPS := pytest pytest-asyncio hypothesis ruff mypy cryptography redis django 
 PY_DEPS += ahocorasick-rs hiredis matplotlib pytest-cov
 # the command line (progress bars) and make dist
 PY_DEPS += rich twine
+PY_DEPS += django-redis
 PY_SRC := $(wildcard python tests bench)
 PYTEST_ARGS ?=
 STUBTEST_ALLOWLIST := .ci/stubtest-allowlist

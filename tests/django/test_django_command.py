@@ -1,0 +1,136 @@
+"""``manage.py keyseal`` (keygen, rewrap, check-keys) through call_command, and the app loaded by a
+project with no database at all."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+from _django_helpers import keyseal_cache
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+import keyseal
+
+
+class TtyIO(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def run(*args: str, stderr: io.StringIO | None = None) -> tuple[str, str]:
+    out, err = io.StringIO(), stderr if stderr is not None else io.StringIO()
+    call_command("keyseal", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.mark.usefixtures("keyseal_app")
+def test_keygen_prints_a_keyring() -> None:
+    out, err = run("keygen")
+    ring = keyseal.Keyring.from_string(out.strip())
+    assert len(ring.key_ids) == 1
+    assert f"primary key id: {ring.primary_id}" in err
+    assert out.strip() not in err
+
+
+@pytest.mark.usefixtures("keyseal_app")
+def test_keygen_rotate_keeps_old_keys(use_caches, keyring_text) -> None:
+    use_caches(default=keyseal_cache("memory://", keyring_text))
+    out, _ = run("keygen", "--rotate")
+    ring = keyseal.Keyring.from_string(out.strip())
+    old = keyseal.Keyring.from_string(keyring_text)
+    assert ring.key_ids[1:] == old.key_ids
+    assert ring.primary_id != old.primary_id
+
+
+@pytest.mark.usefixtures("keyseal_app")
+def test_rewrap_reseals_under_new_primary(use_caches, keyring_text) -> None:
+    old = keyseal.Keyring.from_string(keyring_text)
+    new = old.rotated()
+    caches = use_caches(default=keyseal_cache("memory://rewrap-cmd", keyring_text, NAMESPACE="cmd-rewrap"))
+    for i in range(25):
+        caches["default"].vault.put(f"k{i}", b"v%d" % i)
+    caches = use_caches(default=keyseal_cache("memory://rewrap-cmd", new.export(), NAMESPACE="cmd-rewrap"))
+    out, err = run("rewrap")
+    assert f"re-sealed 25 values under key {new.primary_id}" in out
+    assert "scanned 25" in out
+    assert err == ""  # piped: no progress output
+    # Resumable: a second run finds everything current.
+    out, err = run("rewrap", "--cache", "default", stderr=TtyIO())
+    assert "re-sealed 0 values" in out
+    assert "already current 25" in out
+    assert "\rscanned 25" in err
+    # Old key retired: every value still opens.
+    caches = use_caches(
+        default=keyseal_cache(
+            "memory://rewrap-cmd", new.without(old.primary_id).export(), NAMESPACE="cmd-rewrap"
+        )
+    )
+    assert caches["default"].vault.get("k3") == b"v3"
+
+
+@pytest.mark.usefixtures("keyseal_app")
+def test_rewrap_refuses_other_backends(use_caches) -> None:
+    use_caches(default={"BACKEND": "django.core.cache.backends.locmem.LocMemCache"})
+    with pytest.raises(CommandError, match="not a keyseal"):
+        run("rewrap")
+    with pytest.raises(CommandError, match="nope"):
+        run("rewrap", "--cache", "nope")
+
+
+@pytest.mark.usefixtures("keyseal_app")
+def test_subcommand_is_required() -> None:
+    with pytest.raises(CommandError):
+        run()
+
+
+def test_app_checks_without_a_database(tmp_path, keyring_text) -> None:
+    """A project with no DATABASES loads the app, and `check --deploy` reports keyseal's checks."""
+    (tmp_path / "nodb_settings.py").write_text(
+        "SECRET_KEY = 'x' * 60\n"
+        "INSTALLED_APPS = ['keyseal.django']\n"
+        "CACHES = {'default': {'BACKEND': 'keyseal.django.EncryptedRedisCache', 'LOCATION': 'memory://'},\n"
+        "          'plain': {'BACKEND': 'django.core.cache.backends.redis.RedisCache',\n"
+        "                    'LOCATION': 'redis://10.0.0.5:6379'}}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("KEYSEAL_KEYS",)}
+    env["DJANGO_SETTINGS_MODULE"] = "nodb_settings"
+    env["PYTHONPATH"] = str(tmp_path)
+    argv = [sys.executable, "-m", "django", "check", "--deploy", "--tag", "security"]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    assert "keyseal.E001" in proc.stderr
+    assert "keyseal.W004" in proc.stderr
+    env["KEYSEAL_KEYS"] = keyring_text
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    assert "keyseal.E001" not in proc.stderr
+    assert "keyseal.W004" in proc.stderr
+    assert keyring_text not in proc.stdout + proc.stderr
+
+
+@pytest.mark.usefixtures("keyseal_app")
+def test_check_keys_counts_key_ids_read_only(use_caches) -> None:
+    old = keyseal.Keyring.generate()
+    new = old.rotated()
+    store = "memory://check-keys-" + new.primary_id
+    caches = use_caches(default=keyseal_cache(store, old.export(), NAMESPACE="ck"))
+    caches["default"].set_many({f"old{i}": i for i in range(6)})
+    caches = use_caches(default=keyseal_cache(store, new.export(), NAMESPACE="ck"))
+    caches["default"].set_many({f"new{i}": i for i in range(4)})
+    out, _ = run("check-keys")
+    assert "sampled 10 values" in out
+    assert f"{new.primary_id}           4  primary" in out
+    assert f"{old.primary_id}           6  older key" in out
+    assert "run `manage.py keyseal rewrap`" in out
+    out, _ = run("check-keys")  # nothing was re-sealed by the first run
+    assert f"{old.primary_id}           6  older key" in out
+    out, _ = run("check-keys", "--sample", "3")
+    assert "sampled 3 values" in out
+    with pytest.raises(CommandError, match="at least 1"):
+        run("check-keys", "--sample", "0")
+    run("rewrap")
+    out, _ = run("check-keys")
+    assert f"{new.primary_id}          10  primary" in out
+    assert "rewrap`" not in out
