@@ -23,7 +23,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fastapi" / "app.py
 
 def load_example() -> ModuleType:
     spec = importlib.util.spec_from_file_location("keyseal_example_fastapi_app", EXAMPLE)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
