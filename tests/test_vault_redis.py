@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import redis
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from _vaults import build_export, parse_export, redis_key
@@ -300,14 +301,33 @@ def test_naming_key_survives_rotation(env: Env) -> None:
 
 
 def test_raw_values_open_with_a_third_party_aes_gcm(env: Env) -> None:
-    """The envelope's context in a Vault is the Redis key itself (README)."""
+    """A Vault envelope's context is b"keyseal vault\\0" followed by the Redis key (README)."""
     env.vault.put("k", "third-party readable")
     key = env.key_of("k")
     value = env.raw.get(key)
     assert value is not None
     aes_key = parse_export(env.ring.export()).key(env.ring.primary_id)
-    plain = AESGCM(aes_key).decrypt(value[7:19], value[19:], value[:7] + key)
+    plain = AESGCM(aes_key).decrypt(value[7:19], value[19:], value[:7] + b"keyseal vault\0" + key)
     assert plain == b"third-party readable"
+    with pytest.raises(InvalidTag):  # the bare Redis key is not the context
+        AESGCM(aes_key).decrypt(value[7:19], value[19:], value[:7] + key)
+
+
+def test_keyring_seal_cannot_mint_a_vault_value(env: Env) -> None:
+    """Domain separation: whatever context an app passes to keyring.seal, the Vault will not open it."""
+    key = env.key_of("k")
+    for context in (key, key.decode(), b"keyseal vault" + key, b"vault\0" + key):
+        env.raw.set(key, env.ring.seal(b"minted", context=context))
+        with pytest.raises(DecryptionError):
+            env.vault.get("k")
+    for reserved in (b"keyseal vault\0" + key, "keyseal vault\0x", b"keyseal vault\0"):
+        with pytest.raises(ValueError, match="reserved"):
+            env.ring.seal(b"minted", context=reserved)
+        with pytest.raises(ValueError, match="reserved"):
+            env.ring.open(b"x" * 40, context=reserved)
+    env.vault.put("k", "real")
+    with pytest.raises(DecryptionError):  # and a Vault value does not open as a keyring.seal value
+        env.ring.open(env.raw.get(key), context=key)
 
 
 def test_another_naming_key_writes_elsewhere(env: Env) -> None:

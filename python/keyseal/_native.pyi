@@ -116,7 +116,16 @@ class Vault:
     def default_ttl(self) -> float | None: ...
     @property
     def max_value_size(self) -> int: ...
-    def put(self, name: str, secret: _SecretLike, *, ttl: _Seconds | None = ...) -> None: ...
+    def put(self, name: str, secret: _SecretLike, *, ttl: _Seconds | None = ...) -> None:
+        """Seal and store ``secret`` under ``name``.
+
+        ``ttl``: seconds (int, float or timedelta) until it expires; left out, the vault's
+        ``default_ttl``; ``None``, never. ``ttl`` must be positive and at most 100 years: ``0``, a
+        negative number, NaN or anything longer raises ``ValueError`` and nothing is written (the same
+        on every store, and for ``put_many``, ``add``, ``touch`` and the async twins). A cache that
+        maps "timeout 0" to "do not keep" must delete instead.
+        """
+
     def aput(self, name: str, secret: _SecretLike, *, ttl: _Seconds | None = ...) -> Awaitable[None]: ...
     def put_many(self, mapping: Mapping[str, _SecretLike], *, ttl: _Seconds | None = ...) -> None: ...
     def aput_many(
@@ -126,6 +135,41 @@ class Vault:
     def aget(self, name: str) -> Awaitable[Secret | None]: ...
     def get_many(self, names: Iterable[str]) -> dict[str, Secret]: ...
     def aget_many(self, names: Iterable[str]) -> Awaitable[dict[str, Secret]]: ...
+    def get_bytes(self, name: str) -> bytes | None:
+        """The plaintext as ``bytes``, or None when ``name`` is missing or expired.
+
+        Meant for caches: unlike ``get``, the value is not registered with the process-wide redactor
+        (cache payloads would flood it). Raises ``DecryptionError`` when the stored value fails to open.
+        """
+
+    def aget_bytes(self, name: str) -> Awaitable[bytes | None]: ...
+    def get_many_bytes(
+        self, names: Iterable[str], *, skip_undecryptable: bool = False
+    ) -> dict[str, bytes | None]:
+        """``{name: plaintext bytes}`` for the names found; missing names are left out.
+
+        A present value that fails to open raises ``DecryptionError``; with ``skip_undecryptable=True``
+        it maps to ``None`` instead (a cache counts it as a miss, logs a warning and overwrites it).
+        Not registered with the redactor, as for ``get_bytes``.
+        """
+
+    def aget_many_bytes(
+        self, names: Iterable[str], *, skip_undecryptable: bool = False
+    ) -> Awaitable[dict[str, bytes | None]]: ...
+    def incr(self, name: str, delta: int = 1) -> int | None:
+        """Atomically add ``delta`` to the sealed ASCII decimal integer under ``name``; the new value.
+
+        The value must be ``-?[0-9]+`` fitting a signed 64-bit integer. Open, add, seal, then a
+        compare-and-swap on the envelope (retried when another writer won), keeping the TTL.
+        None when ``name`` is missing; ``ValueError`` (without the value) when it is not such an
+        integer or the sum overflows; ``DecryptionError`` when it fails to open.
+        """
+
+    def aincr(self, name: str, delta: int = 1) -> Awaitable[int | None]: ...
+    def delete_many(self, names: Iterable[str]) -> int:
+        """Delete several names; returns how many existed."""
+
+    def adelete_many(self, names: Iterable[str]) -> Awaitable[int]: ...
     def add(self, name: str, secret: _SecretLike, *, ttl: _Seconds | None = ...) -> bool:
         """Store only if ``name`` is absent (atomic on Redis: SET NX); True if stored."""
 

@@ -8,7 +8,7 @@ use super::envelope::{self, OVERHEAD};
 use super::error::{CoreError, Result};
 use super::keyring::Keyring;
 use super::naming::Namer;
-use super::runtime::runtime;
+use super::runtime::block_on;
 use super::secret::SecretBytes;
 use super::store::url::{self, Options, Target};
 use super::store::{Expiry, MemoryStore, RedisStore, ScanState, Store, Swap, Ttl};
@@ -148,7 +148,7 @@ impl Vault {
             .map(|(name, secret)| {
                 self.check_size(secret)?;
                 let key = self.namer.key(name)?;
-                let env = self.keyring.seal(secret, &key)?;
+                let env = self.seal_for(&key, secret)?;
                 Ok((key, env))
             })
             .collect()
@@ -172,7 +172,47 @@ impl Vault {
         }
         keys.iter()
             .zip(values)
-            .map(|(k, v)| v.map(|env| self.keyring.open(&env, k)).transpose())
+            .map(|(k, v)| v.map(|env| self.open_for(k, &env)).transpose())
+            .collect()
+    }
+
+    /// Seal `plaintext` for the slot `key`.
+    fn seal_for(&self, key: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+        self.keyring.seal(plaintext, &vault_context(key))
+    }
+
+    /// Open what the slot `key` held. Anything longer than we would ever write is refused unread
+    /// (the store cut it at one byte over the limit).
+    fn open_for(&self, key: &[u8], envelope: &[u8]) -> Result<SecretBytes> {
+        if envelope.len() > self.max_envelope_size() {
+            return Err(CoreError::Decryption);
+        }
+        self.keyring.open(envelope, &vault_context(key))
+    }
+
+    /// Like [`Self::open_found`], but with `skip` a value that fails to open becomes `Some(None)`.
+    fn open_lenient(
+        &self,
+        keys: &[Vec<u8>],
+        values: Vec<Option<Vec<u8>>>,
+        skip: bool,
+    ) -> Result<Vec<Option<Option<SecretBytes>>>> {
+        if values.len() != keys.len() {
+            return Err(CoreError::store(
+                super::error::StoreErrorKind::Server,
+                "Redis returned a short reply",
+            ));
+        }
+        keys.iter()
+            .zip(values)
+            .map(|(k, v)| match v {
+                None => Ok(None),
+                Some(env) => match self.open_for(k, &env) {
+                    Ok(p) => Ok(Some(Some(p))),
+                    Err(CoreError::Decryption) if skip => Ok(Some(None)),
+                    Err(e) => Err(e),
+                },
+            })
             .collect()
     }
 
@@ -213,7 +253,7 @@ impl Vault {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let values = self.store()?.get_many(&keys)?;
+        let values = self.store()?.get_many(&keys, self.max_envelope_size())?;
         self.open_found(&keys, values)
     }
     pub async fn aget_many(&self, names: &[&str]) -> Result<Vec<Option<SecretBytes>>> {
@@ -221,8 +261,173 @@ impl Vault {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let values = self.store()?.aget_many(&keys).await?;
+        let values = self
+            .store()?
+            .aget_many(&keys, self.max_envelope_size())
+            .await?;
         self.open_found(&keys, values)
+    }
+
+    /// One entry per name: `None` where missing; with `skip`, `Some(None)` where a value is present
+    /// but fails to open (a cache counts that as a miss) instead of an error for the whole call.
+    pub fn get_many_checked(
+        &self,
+        names: &[&str],
+        skip: bool,
+    ) -> Result<Vec<Option<Option<SecretBytes>>>> {
+        let keys = self.keys(names)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let store = self.store()?;
+        match store.get_many(&keys, self.max_envelope_size()) {
+            Ok(values) => self.open_lenient(&keys, values, skip),
+            // A key of another Redis type fails the whole read: find which, one key at a time.
+            Err(CoreError::Decryption) if skip && keys.len() > 1 => keys
+                .iter()
+                .map(
+                    |k| match store.get_many(std::slice::from_ref(k), self.max_envelope_size()) {
+                        Ok(v) => Ok(self
+                            .open_lenient(std::slice::from_ref(k), v, true)?
+                            .pop()
+                            .flatten()),
+                        Err(CoreError::Decryption) => Ok(Some(None)),
+                        Err(e) => Err(e),
+                    },
+                )
+                .collect(),
+            Err(CoreError::Decryption) if skip => Ok(vec![Some(None)]),
+            Err(e) => Err(e),
+        }
+    }
+    pub async fn aget_many_checked(
+        &self,
+        names: &[&str],
+        skip: bool,
+    ) -> Result<Vec<Option<Option<SecretBytes>>>> {
+        let keys = self.keys(names)?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let store = self.store()?;
+        match store.aget_many(&keys, self.max_envelope_size()).await {
+            Ok(values) => self.open_lenient(&keys, values, skip),
+            Err(CoreError::Decryption) if skip && keys.len() > 1 => {
+                let mut out = Vec::with_capacity(keys.len());
+                for k in &keys {
+                    out.push(
+                        match store
+                            .aget_many(std::slice::from_ref(k), self.max_envelope_size())
+                            .await
+                        {
+                            Ok(v) => self
+                                .open_lenient(std::slice::from_ref(k), v, true)?
+                                .pop()
+                                .flatten(),
+                            Err(CoreError::Decryption) => Some(None),
+                            Err(e) => return Err(e),
+                        },
+                    );
+                }
+                Ok(out)
+            }
+            Err(CoreError::Decryption) if skip => Ok(vec![Some(None)]),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Delete several names; returns how many existed.
+    pub fn delete_many(&self, names: &[&str]) -> Result<u64> {
+        let keys = self.keys(names)?;
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        self.store()?.delete_many(&keys)
+    }
+    pub async fn adelete_many(&self, names: &[&str]) -> Result<u64> {
+        let keys = self.keys(names)?;
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        self.store()?.adelete_many(&keys).await
+    }
+
+    /// The next step of an `incr`: open the current envelope, add, seal again for the same slot.
+    fn plan_incr(&self, key: &[u8], old: &[u8], delta: i64) -> Result<(Vec<u8>, i64)> {
+        let plain = self.open_for(key, old)?;
+        let n = parse_decimal(plain.expose())
+            .ok_or_else(|| CoreError::invalid("incr: the stored value is not a decimal integer"))?;
+        let sum = n.checked_add(delta).ok_or_else(|| {
+            CoreError::invalid("incr: the result does not fit in a signed 64-bit integer")
+        })?;
+        let new = self.seal_for(key, sum.to_string().as_bytes())?;
+        Ok((new, sum))
+    }
+
+    /// Add `delta` to the sealed decimal integer under `name`, atomically: a compare-and-swap on
+    /// the envelope (keeping the TTL), retried when another writer got in first. `None` if missing.
+    pub fn incr(&self, name: &str, delta: i64) -> Result<Option<i64>> {
+        let key = self.namer.key(name)?;
+        let store = self.store()?;
+        let mut ours: Option<(Vec<u8>, i64)> = None;
+        for attempt in 0..INCR_ATTEMPTS {
+            let Some(old) = store
+                .get_many(std::slice::from_ref(&key), self.max_envelope_size())?
+                .pop()
+                .flatten()
+            else {
+                return Ok(None);
+            };
+            if let Some(n) = already_ours(&ours, &old) {
+                return Ok(Some(n));
+            }
+            let (new, sum) = self.plan_incr(&key, &old, delta)?;
+            let swap = Swap {
+                key: key.clone(),
+                old,
+                new,
+            };
+            if store.swap_many(std::slice::from_ref(&swap))? == 1 {
+                return Ok(Some(sum));
+            }
+            ours = Some((swap.new, sum));
+            if let Some(d) = incr_backoff(attempt) {
+                std::thread::sleep(d);
+            }
+        }
+        Err(incr_gave_up())
+    }
+    pub async fn aincr(&self, name: &str, delta: i64) -> Result<Option<i64>> {
+        let key = self.namer.key(name)?;
+        let store = self.store()?;
+        let mut ours: Option<(Vec<u8>, i64)> = None;
+        for attempt in 0..INCR_ATTEMPTS {
+            let Some(old) = store
+                .aget_many(std::slice::from_ref(&key), self.max_envelope_size())
+                .await?
+                .pop()
+                .flatten()
+            else {
+                return Ok(None);
+            };
+            if let Some(n) = already_ours(&ours, &old) {
+                return Ok(Some(n));
+            }
+            let (new, sum) = self.plan_incr(&key, &old, delta)?;
+            let swap = Swap {
+                key: key.clone(),
+                old,
+                new,
+            };
+            if store.aswap_many(std::slice::from_ref(&swap)).await? == 1 {
+                return Ok(Some(sum));
+            }
+            ours = Some((swap.new, sum));
+            if let Some(d) = incr_backoff(attempt) {
+                tokio::time::sleep(d).await;
+            }
+        }
+        Err(incr_gave_up())
     }
 
     /// Store only if `name` is absent (atomic on Redis: SET NX); true if stored.
@@ -251,7 +456,7 @@ impl Vault {
     /// how many were deleted.
     pub fn clear(&self) -> Result<u64> {
         // A bulk walk: the blocking form waits on the async one rather than repeating it.
-        runtime().block_on(self.aclear())
+        block_on(self.aclear())
     }
     pub async fn aclear(&self) -> Result<u64> {
         let store = self.store()?;
@@ -317,9 +522,8 @@ impl Vault {
                 continue;
             }
             match self
-                .keyring
-                .open(&old, &key)
-                .and_then(|p| self.keyring.seal(p.expose(), &key))
+                .open_for(&key, &old)
+                .and_then(|p| self.seal_for(&key, p.expose()))
             {
                 Ok(new) => swaps.push(Swap { key, old, new }),
                 Err(_) => stats.failed += 1,
@@ -342,8 +546,19 @@ impl Vault {
         batch: usize,
         progress: &mut (dyn FnMut(&RewrapStats) -> Result<()> + Send),
     ) -> Result<RewrapStats> {
-        // A bulk walk: the blocking form waits on the async one rather than repeating it.
-        runtime().block_on(self.arewrap(batch, progress))
+        // The blocking form waits on the async one batch by batch, and calls `progress` outside
+        // the runtime, so a callback may itself call blocking methods.
+        let batch = batch.clamp(1, 100_000);
+        let mut stats = RewrapStats::default();
+        let mut state = ScanState::default();
+        let store = self.store()?;
+        while !state.is_done() {
+            if block_on(self.rewrap_batch(&store, &mut state, batch, &mut stats))? {
+                progress(&stats)?;
+            }
+        }
+        log_rewrap(&stats);
+        Ok(stats)
     }
 
     pub async fn arewrap(
@@ -356,26 +571,42 @@ impl Vault {
         let mut state = ScanState::default();
         let store = self.store()?;
         while !state.is_done() {
-            let keys = self.owned(
-                store
-                    .ascan(self.namer.namespace_prefix(), &mut state, batch)
-                    .await?,
-            );
-            if keys.is_empty() {
-                continue;
+            if self
+                .rewrap_batch(&store, &mut state, batch, &mut stats)
+                .await?
+            {
+                progress(&stats)?;
             }
-            let values = store.aget_many(&keys).await?;
-            let swaps = self.plan_rewrap(keys, values, &mut stats);
-            let swapped = if swaps.is_empty() {
-                0
-            } else {
-                store.aswap_many(&swaps).await?
-            };
-            Self::finish_batch(&mut stats, swaps.len(), swapped);
-            progress(&stats)?;
         }
         log_rewrap(&stats);
         Ok(stats)
+    }
+
+    /// One SCAN page of a rewrap; false if the page held none of our keys.
+    async fn rewrap_batch(
+        &self,
+        store: &Store,
+        state: &mut ScanState,
+        batch: usize,
+        stats: &mut RewrapStats,
+    ) -> Result<bool> {
+        let keys = self.owned(
+            store
+                .ascan(self.namer.namespace_prefix(), state, batch)
+                .await?,
+        );
+        if keys.is_empty() {
+            return Ok(false);
+        }
+        let values = store.aget_many(&keys, self.max_envelope_size()).await?;
+        let swaps = self.plan_rewrap(keys, values, stats);
+        let swapped = if swaps.is_empty() {
+            0
+        } else {
+            store.aswap_many(&swaps).await?
+        };
+        Self::finish_batch(stats, swaps.len(), swapped);
+        Ok(true)
     }
 
     /// Let go of the store; the shared client closes when its last Vault does.
@@ -402,7 +633,73 @@ fn log_rewrap(s: &RewrapStats) {
     }
 }
 
+/// Domain label in front of every Vault context (the Redis key): an app that seals data of its own
+/// with `keyring.seal` under a context it chose, even a Redis key, can never produce a value the
+/// Vault accepts, because `keyring.seal`/`open` refuse contexts that start with this label.
+pub const VAULT_CONTEXT_LABEL: &[u8] = b"keyseal vault\0";
+
+/// Whether a caller-chosen context would enter the Vault's domain (see [`VAULT_CONTEXT_LABEL`]).
+pub fn is_reserved_context(context: &[u8]) -> bool {
+    context.starts_with(VAULT_CONTEXT_LABEL)
+}
+
+fn vault_context(key: &[u8]) -> Vec<u8> {
+    let mut c = Vec::with_capacity(VAULT_CONTEXT_LABEL.len() + key.len());
+    c.extend_from_slice(VAULT_CONTEXT_LABEL);
+    c.extend_from_slice(key);
+    c
+}
+
+/// Compare-and-swap rounds an `incr` tries before it reports contention as an error.
+const INCR_ATTEMPTS: u32 = 10_000;
+
+/// A swap that reported failure may still have landed (a reply lost to a broken connection, then
+/// a retry that found our own value): our envelope, with its random nonce, is proof of that.
+fn already_ours(ours: &Option<(Vec<u8>, i64)>, current: &[u8]) -> Option<i64> {
+    ours.as_ref()
+        .filter(|(env, _)| env.as_slice() == current)
+        .map(|(_, n)| *n)
+}
+
+/// After a lost race: go again at once a few times, then wait a short random while, so that
+/// writers that keep colliding spread out instead of retrying in lock step.
+fn incr_backoff(attempt: u32) -> Option<Duration> {
+    if attempt < 3 {
+        return None;
+    }
+    let cap_us = 50u64 << attempt.min(6); // 0.4 ms up to 3.2 ms
+    let r = u64::from(getrandom::u32().unwrap_or(0));
+    Some(Duration::from_micros(r % cap_us))
+}
+
+fn incr_gave_up() -> CoreError {
+    CoreError::store(
+        super::error::StoreErrorKind::Server,
+        "incr: gave up after too many conflicting concurrent writes",
+    )
+}
+
+/// An ASCII decimal integer, `-?[0-9]+`, that fits in an i64.
+fn parse_decimal(text: &[u8]) -> Option<i64> {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+/// The longest TTL accepted: 100 years. Far below what Redis's PX can hold with the current time
+/// added (about 292 million years in milliseconds), so no store ever wraps or rejects it; longer
+/// asks are refused the same way on every store, not clamped (use no expiry instead).
+pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 fn check_ttl(d: Duration) -> Result<()> {
+    if d > MAX_TTL {
+        return Err(CoreError::invalid(format!(
+            "ttl must be at most 100 years ({} seconds); use None for no expiry",
+            MAX_TTL.as_secs()
+        )));
+    }
     if d.is_zero() {
         return Err(CoreError::invalid(
             "ttl must be positive (use None for no expiry)",

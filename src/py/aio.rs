@@ -12,6 +12,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 
+use futures_util::FutureExt;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
@@ -74,23 +75,47 @@ impl LoopBridge {
         while matches!((&self.inner.watch).read(&mut buf), Ok(n) if n > 0) {}
         let batch =
             std::mem::take(&mut *self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()));
+        // Every future of the batch gets its result, whatever happens to the others: an error here
+        // is reported once, after the loop.
+        let mut first_error = None;
         for (future, convert) in batch {
-            let future = future.bind(py);
-            // A cancelled await leaves a done future: drop the result.
-            if future
-                .call_method0(pyo3::intern!(py, "done"))?
-                .is_truthy()?
-            {
-                continue;
+            if let Err(e) = resolve(py, future.bind(py), convert) {
+                first_error.get_or_insert(e);
             }
-            match convert(py) {
-                Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,))?,
-                Err(err) => future
-                    .call_method1(pyo3::intern!(py, "set_exception"), (err.into_value(py),))?,
-            };
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
+}
+
+/// Resolve one future with what `convert` makes of the result. A conversion that panics resolves
+/// the future with the panic as an exception instead of unwinding into the event loop.
+fn resolve(py: Python<'_>, future: &Bound<'_, PyAny>, convert: Convert) -> PyResult<()> {
+    // A cancelled await leaves a done future: drop the result.
+    if future
+        .call_method0(pyo3::intern!(py, "done"))?
+        .is_truthy()?
+    {
+        return Ok(());
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| convert(py)))
+        .unwrap_or_else(|p| Err(panic_error(p)));
+    match result {
+        Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,))?,
+        Err(err) => {
+            future.call_method1(pyo3::intern!(py, "set_exception"), (err.into_value(py),))?
+        }
+    };
+    Ok(())
+}
+
+/// A panic caught at the boundary, as the exception PyO3 raises for one in a blocking call.
+fn panic_error(payload: Box<dyn std::any::Any + Send>) -> PyErr {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    pyo3::panic::PanicException::new_err(format!("keyseal internal error: {what}"))
 }
 
 /// Start `work` on the runtime and return an asyncio future that `convert` resolves.
@@ -109,8 +134,16 @@ where
     let inner = bridge.get().inner.clone();
     let handle = future.clone().unbind();
     runtime().spawn(async move {
-        let output = work.await;
-        inner.complete(handle, Box::new(move |py| convert(py, output)));
+        // A panic in the work would otherwise end the task silently and leave the awaitable
+        // pending forever.
+        let output = std::panic::AssertUnwindSafe(work).catch_unwind().await;
+        inner.complete(
+            handle,
+            Box::new(move |py| match output {
+                Ok(value) => convert(py, value),
+                Err(p) => Err(panic_error(p)),
+            }),
+        );
     });
     Ok(future)
 }

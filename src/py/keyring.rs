@@ -21,10 +21,17 @@ const _: () = assert!(
 
 /// The optional `context=` argument of `seal`/`open`: empty when left out.
 fn context_arg<'a>(context: Option<&'a Bound<'_, PyAny>>) -> PyResult<Cow<'a, [u8]>> {
-    match context {
-        Some(c) => bytes_arg(c, "context"),
-        None => Ok(Cow::Borrowed(&[])),
+    let ctx = match context {
+        Some(c) => bytes_arg(c, "context")?,
+        None => Cow::Borrowed(&[][..]),
+    };
+    // Domain separation: the Vault's contexts are its own (src/core/vault.rs).
+    if crate::core::vault::is_reserved_context(&ctx) {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "contexts starting with \"keyseal vault\\0\" are reserved for the Vault",
+        ));
     }
+    Ok(ctx)
 }
 
 #[pyclass(frozen, module = "keyseal._native", name = "Keyring")]

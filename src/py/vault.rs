@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyString};
 use pyo3::IntoPyObjectExt;
 
 use super::aio::spawn;
-use super::convert::{opt_duration, secret_arg, TtlParam};
+use super::convert::{opt_duration, secret_arg, type_name, TtlParam};
 use super::keyring::Keyring;
 use super::secret::Secret;
 use crate::core::secret::SecretBytes;
@@ -121,6 +121,48 @@ fn secrets_dict(
     Ok(d.unbind())
 }
 
+/// Plaintext bytes for a cache: a plain `bytes`, deliberately not registered with the redactor.
+fn plain_bytes(py: Python<'_>, value: Option<SecretBytes>) -> Py<PyAny> {
+    match value {
+        Some(v) => PyBytes::new(py, v.expose()).into_any().unbind(),
+        None => py.None(),
+    }
+}
+
+/// `{name: bytes}` for values found, `{name: None}` for values that failed to open (only asked
+/// for with `skip_undecryptable`); missing names left out.
+fn bytes_dict(
+    py: Python<'_>,
+    names: &[String],
+    found: Vec<Option<Option<SecretBytes>>>,
+) -> PyResult<Py<PyAny>> {
+    let d = PyDict::new(py);
+    for (name, value) in names.iter().zip(found) {
+        if let Some(v) = value {
+            d.set_item(name, plain_bytes(py, v))?;
+        }
+    }
+    Ok(d.into_any().unbind())
+}
+
+/// The `delta` of `incr`: an int that fits in an i64 (a ValueError, not OverflowError, past that).
+pub struct Delta(i64);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Delta {
+    type Error = PyErr;
+    fn extract(ob: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if !ob.is_instance_of::<PyInt>() || ob.is_instance_of::<pyo3::types::PyBool>() {
+            return Err(PyTypeError::new_err(format!(
+                "delta must be int, not {}",
+                type_name(&ob.to_owned())
+            )));
+        }
+        ob.extract::<i64>()
+            .map(Delta)
+            .map_err(|_| PyValueError::new_err("delta must fit in a signed 64-bit integer"))
+    }
+}
+
 /// An awaitable of a unit result resolves to `None` (not `()`, which would become an empty tuple).
 fn resolved_none(py: Python<'_>, result: CoreResult<()>) -> PyResult<Py<PyAny>> {
     result?;
@@ -145,8 +187,20 @@ fn progress_caller(
     let raised: Raised = Arc::default();
     let slot = raised.clone();
     let call = move |stats: &RewrapStats| {
-        let Some(cb) = &callback else { return Ok(()) };
-        Python::attach(|py| cb.call1(py, (RewrapProgress::from(stats),)).map(|_| ())).map_err(|e| {
+        // Between batches: run pending signal handlers (Ctrl-C stops a long blocking rewrap here;
+        // on a runtime worker this is a no-op, Python runs handlers on the main thread only), then
+        // the callback. Off the runtime's books, since both may wait for the GIL and the callback
+        // may call blocking methods.
+        crate::core::runtime::blocking(|| {
+            Python::attach(|py| {
+                py.check_signals()?;
+                match &callback {
+                    Some(cb) => cb.call1(py, (RewrapProgress::from(stats),)).map(|_| ()),
+                    None => Ok(()),
+                }
+            })
+        })
+        .map_err(|e| {
             *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
             CoreError::invalid("rewrap stopped by its progress callback")
         })
@@ -348,6 +402,95 @@ impl Vault {
         spawn(py, work, |py, (names, found)| {
             Ok(secrets_dict(py, &names, found?)?.into_any())
         })
+    }
+
+    /// The plaintext as `bytes` (not registered with the redactor), or None if missing.
+    fn get_bytes(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        let value = py.detach(|| self.inner.get(name))?;
+        Ok(plain_bytes(py, value))
+    }
+
+    fn aget_bytes<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.inner.clone();
+        spawn(py, async move { v.aget(&name).await }, |py, r| {
+            Ok(plain_bytes(py, r?))
+        })
+    }
+
+    /// `{name: bytes}` for the names found; see the stub for `skip_undecryptable`.
+    #[pyo3(signature = (names, *, skip_undecryptable = false))]
+    fn get_many_bytes(
+        &self,
+        py: Python<'_>,
+        names: &Bound<'_, PyAny>,
+        skip_undecryptable: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let names = names_arg(names)?;
+        let found = py.detach(|| {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            self.inner.get_many_checked(&refs, skip_undecryptable)
+        })?;
+        bytes_dict(py, &names, found)
+    }
+
+    #[pyo3(signature = (names, *, skip_undecryptable = false))]
+    fn aget_many_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        names: &Bound<'py, PyAny>,
+        skip_undecryptable: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let names = names_arg(names)?;
+        let v = self.inner.clone();
+        let work = async move {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let found = v.aget_many_checked(&refs, skip_undecryptable).await;
+            (names, found)
+        };
+        spawn(py, work, |py, (names, found)| {
+            bytes_dict(py, &names, found?)
+        })
+    }
+
+    /// Atomically add `delta` to a sealed decimal integer; the new value, or None if missing.
+    #[pyo3(signature = (name, delta = Delta(1)), text_signature = "($self, name, delta=1)")]
+    fn incr(&self, py: Python<'_>, name: &str, delta: Delta) -> PyResult<Option<i64>> {
+        Ok(py.detach(|| self.inner.incr(name, delta.0))?)
+    }
+
+    #[pyo3(signature = (name, delta = Delta(1)), text_signature = "($self, name, delta=1)")]
+    fn aincr<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        delta: Delta,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let delta = delta.0;
+        let v = self.inner.clone();
+        spawn(py, async move { v.aincr(&name, delta).await }, resolved)
+    }
+
+    /// Delete several names; returns how many existed.
+    fn delete_many(&self, py: Python<'_>, names: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let names = names_arg(names)?;
+        Ok(py.detach(|| {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            self.inner.delete_many(&refs)
+        })?)
+    }
+
+    fn adelete_many<'py>(
+        &self,
+        py: Python<'py>,
+        names: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let names = names_arg(names)?;
+        let v = self.inner.clone();
+        let work = async move {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            v.adelete_many(&refs).await
+        };
+        spawn(py, work, resolved)
     }
 
     /// Store only if `name` is absent (atomic on Redis); True if stored.

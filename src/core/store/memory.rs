@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
@@ -29,9 +30,16 @@ fn deadline(now: Instant, expiry: Expiry) -> Option<Instant> {
     }
 }
 
+/// Writes between two sweeps at the least; otherwise one sweep per as many writes as there are
+/// entries, which keeps the sweep O(1) amortised per write.
+const SWEEP_MIN_WRITES: usize = 1024;
+
 #[derive(Default)]
 pub struct MemoryStore {
     map: Mutex<BTreeMap<Vec<u8>, Entry>>,
+    /// Writes since the last sweep of expired entries. Reads expire what they touch; entries
+    /// nobody reads again are freed by the sweep, so a stream of short-lived writes stays bounded.
+    writes: AtomicUsize,
 }
 
 impl MemoryStore {
@@ -43,6 +51,15 @@ impl MemoryStore {
         // A panic while holding the lock cannot leave the map half-written (every update is a
         // single insert or remove), so a poisoned lock is safe to reuse.
         self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Count `n` writes; sweep out every expired entry once enough have happened.
+    fn wrote(&self, map: &mut BTreeMap<Vec<u8>, Entry>, n: usize, now: Instant) {
+        let w = self.writes.fetch_add(n, Ordering::Relaxed) + n;
+        if w >= map.len().max(SWEEP_MIN_WRITES) {
+            self.writes.store(0, Ordering::Relaxed);
+            map.retain(|_, e| e.live(now));
+        }
     }
 
     fn live<'a>(
@@ -69,15 +86,19 @@ impl MemoryStore {
                 },
             );
         }
+        self.wrote(&mut map, items.len(), now);
         Ok(())
     }
 
-    pub fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+    pub fn get_many(&self, keys: &[Vec<u8>], max_len: usize) -> Result<Vec<Option<Vec<u8>>>> {
         let now = Instant::now();
         let mut map = self.lock();
         Ok(keys
             .iter()
-            .map(|k| Self::live(&mut map, k, now).map(|e| e.value.clone()))
+            .map(|k| {
+                Self::live(&mut map, k, now)
+                    .map(|e| e.value[..e.value.len().min(max_len.saturating_add(1))].to_vec())
+            })
             .collect())
     }
 
@@ -99,6 +120,7 @@ impl MemoryStore {
                 expires: deadline(now, expiry),
             },
         );
+        self.wrote(&mut map, 1, now);
         Ok(true)
     }
 
@@ -242,7 +264,8 @@ mod tests {
             .unwrap();
         assert_eq!(n, 1);
         assert_eq!(
-            m.get_many(&[b"p:a".to_vec(), b"p:b".to_vec()]).unwrap(),
+            m.get_many(&[b"p:a".to_vec(), b"p:b".to_vec()], 100)
+                .unwrap(),
             vec![Some(b"10".to_vec()), Some(b"2".to_vec())]
         );
     }

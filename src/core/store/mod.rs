@@ -74,8 +74,10 @@ impl Store {
     pub fn set_many(&self, items: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Result<()> {
         both!(self, s => s.set_many(items, expiry))
     }
-    pub fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
-        both!(self, s => s.get_many(keys))
+    /// Values for `keys`, `None` where absent. A value longer than `max_len` comes back cut to
+    /// `max_len + 1` bytes (so the caller can refuse it) without being read whole.
+    pub fn get_many(&self, keys: &[Vec<u8>], max_len: usize) -> Result<Vec<Option<Vec<u8>>>> {
+        both!(self, s => s.get_many(keys, max_len))
     }
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         both!(self, s => s.delete(key))
@@ -94,6 +96,13 @@ impl Store {
     pub fn ttl(&self, key: &[u8]) -> Result<Ttl> {
         both!(self, s => s.ttl(key))
     }
+    pub fn delete_many(&self, keys: &[Vec<u8>]) -> Result<u64> {
+        both!(self, s => s.delete_many(keys))
+    }
+    /// Returns how many swaps took effect.
+    pub fn swap_many(&self, swaps: &[Swap]) -> Result<usize> {
+        both!(self, s => s.swap_many(swaps))
+    }
 
     pub async fn aset_many(&self, items: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Result<()> {
         match self {
@@ -101,10 +110,14 @@ impl Store {
             Store::Redis(s) => s.aset_many(items, expiry).await,
         }
     }
-    pub async fn aget_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+    pub async fn aget_many(
+        &self,
+        keys: &[Vec<u8>],
+        max_len: usize,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
         match self {
-            Store::Memory(s) => s.get_many(keys),
-            Store::Redis(s) => s.aget_many(keys).await,
+            Store::Memory(s) => s.get_many(keys, max_len),
+            Store::Redis(s) => s.aget_many(keys, max_len).await,
         }
     }
     pub async fn adelete(&self, key: &[u8]) -> Result<bool> {

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::future::try_join_all;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -25,7 +25,7 @@ use tokio::sync::OnceCell;
 use super::url::{Options, StoreUrl, Target};
 use super::{Expiry, ScanState, Swap, Ttl};
 use crate::core::error::{CoreError, Result, StoreErrorKind};
-use crate::core::runtime::runtime;
+use crate::core::runtime::{block_on, ForkLocal};
 
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
@@ -33,18 +33,38 @@ const DEFAULT_MAX_IDLE: usize = 16;
 
 /// Replace a value only if it is still the one we read, keeping its TTL. This is how `rewrap` stays
 /// safe against writers that race it: a newer value is never overwritten with an older one.
-const SWAP_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+/// A bounded read: `GETRANGE key 0 LIMIT` returns at most LIMIT + 1 bytes however large the value,
+/// so the caller can refuse an oversized one without it crossing the network whole. GETRANGE
+/// says "" for a missing key; EXISTS tells that apart from an empty string (never one of our
+/// envelopes, so tampering to report, not a miss). `false` becomes a nil reply.
+const READ_SCRIPT: &str = "local out = {} for i, k in ipairs(KEYS) do \
+     local v = redis.call('GETRANGE', k, 0, ARGV[1]) \
+     if v == '' and redis.call('EXISTS', k) == 0 then v = false end \
+     out[i] = v end return out";
+
+const SWAP_SCRIPT: &str = "if redis.call('GETRANGE', KEYS[1], 0, -1) == ARGV[1] then \
      redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0";
+
+/// Pooled connections older than this unused are closed rather than reused: NAT tables, proxies
+/// and Redis's own `timeout` drop idle connections, and a dead one costs a failed request (then a
+/// retry) or, if the peer vanished silently, a full `socket_timeout`.
+const MAX_IDLE_AGE: Duration = Duration::from_secs(60);
+
+/// The connections of one process (see [`ForkLocal`]): a forked child never touches its parent's.
+#[derive(Default)]
+struct SingleConns {
+    idle: Mutex<Vec<(Connection, Instant)>>,
+    manager: OnceCell<ConnectionManager>,
+}
 
 enum Backend {
     Single {
         client: Client,
-        idle: Mutex<Vec<Connection>>,
-        manager: OnceCell<ConnectionManager>,
+        conns: ForkLocal<SingleConns>,
     },
     Cluster {
         client: ClusterClient,
-        conn: OnceCell<ClusterConnection>,
+        conn: ForkLocal<OnceCell<ClusterConnection>>,
     },
 }
 
@@ -176,7 +196,7 @@ impl RedisStore {
                 (
                     Backend::Cluster {
                         client,
-                        conn: OnceCell::new(),
+                        conn: ForkLocal::new(),
                     },
                     format!("cluster {}", seeds.join(",")),
                 )
@@ -246,15 +266,30 @@ impl RedisStore {
         Ok(conn)
     }
 
+    /// A pooled connection young enough to trust (see [`MAX_IDLE_AGE`]), if any.
+    fn pooled(idle: &Mutex<Vec<(Connection, Instant)>>) -> Option<Connection> {
+        let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some((conn, since)) = idle.pop() {
+            if since.elapsed() < MAX_IDLE_AGE {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
     /// Run `pipe` on a pooled connection. A pooled connection may have died since it was last used
-    /// (a server restart, an idle timeout): on an I/O failure we drop the idle pool and try once
-    /// more on a fresh connection. Every command we send is safe to repeat.
+    /// (a server restart, an idle timeout): when it fails as dead connections do (reset, broken
+    /// pipe, end of stream) we drop the idle pool and try once more on a fresh connection. Every
+    /// command we send is safe to repeat. A timeout is not retried: the server is there but silent,
+    /// and a second try would double the documented bound of one `socket_timeout`.
     fn run<T: FromRedisValue>(&self, pipe: &Pipeline) -> Result<T> {
         let (client, idle) = match &self.backend {
-            Backend::Single { client, idle, .. } => (client, idle),
-            Backend::Cluster { .. } => return runtime().block_on(self.arun(pipe)),
+            Backend::Single { client, conns } => {
+                (client, &conns.get_or_init(Default::default).idle)
+            }
+            Backend::Cluster { .. } => return block_on(self.arun(pipe)),
         };
-        let pooled = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let pooled = Self::pooled(idle);
         let reused = pooled.is_some();
         let mut conn = match pooled {
             Some(c) => c,
@@ -262,7 +297,7 @@ impl RedisStore {
         };
         let result = pipe.query::<T>(&mut FailFast(&mut conn));
         let result = match result {
-            Err(e) if reused && is_broken(&e) => {
+            Err(e) if reused && is_broken(&e) && !e.is_timeout() => {
                 log::info!(
                     "a pooled Redis connection to {} broke ({}); retrying on a fresh one",
                     self.where_,
@@ -288,23 +323,22 @@ impl RedisStore {
         }
     }
 
-    fn release(&self, idle: &Mutex<Vec<Connection>>, conn: Connection) {
+    fn release(&self, idle: &Mutex<Vec<(Connection, Instant)>>, conn: Connection) {
         let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < self.max_idle {
-            idle.push(conn);
+            idle.push((conn, Instant::now()));
         }
     }
 
     // ---- async path ----------------------------------------------------------------------------
 
     async fn manager(&self) -> Result<ConnectionManager> {
-        let Backend::Single {
-            client, manager, ..
-        } = &self.backend
-        else {
+        let Backend::Single { client, conns } = &self.backend else {
             unreachable!()
         };
-        let m = manager
+        let m = conns
+            .get_or_init(Default::default)
+            .manager
             .get_or_try_init(|| async {
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(self.connect_timeout))
@@ -323,6 +357,7 @@ impl RedisStore {
             unreachable!()
         };
         let c = conn
+            .get_or_init(OnceCell::new)
             .get_or_try_init(|| client.get_async_connection())
             .await
             .map_err(|e| self.err(&e))?;
@@ -335,9 +370,21 @@ impl RedisStore {
         match &self.backend {
             Backend::Single { .. } => {
                 let mut m = self.manager().await?;
-                pipe.query_async::<T>(&mut m)
-                    .await
-                    .map_err(|e| self.err(&e))
+                match pipe.query_async::<T>(&mut m).await {
+                    // The multiplexed connection was found dead (the server or a proxy closed it
+                    // while idle): the manager reconnects on its own; go once more on the new one.
+                    Err(e) if is_dead_connection(&e) => {
+                        log::info!(
+                            "the Redis connection to {} was closed ({}); retrying on a fresh one",
+                            self.where_,
+                            e.category()
+                        );
+                        pipe.query_async::<T>(&mut m)
+                            .await
+                            .map_err(|e| self.err(&e))
+                    }
+                    other => other.map_err(|e| self.err(&e)),
+                }
             }
             Backend::Cluster { .. } => {
                 let conn = self.cluster().await?;
@@ -362,32 +409,44 @@ impl RedisStore {
         self.arun::<()>(&set_pipe(items, expiry)).await
     }
 
-    /// Values for `keys`, `None` where absent. A key that holds another Redis type is tampering,
-    /// not absence: GET reports it (WRONGTYPE), and MGET's nils are checked with TYPE (an extra
-    /// round trip only when something is missing).
-    pub fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
-        match &self.backend {
-            Backend::Single { .. } if keys.len() > 1 => {
-                let values = self.run::<(Vec<Option<Vec<u8>>>,)>(&mget(keys))?.0;
-                if let Some(pipe) = type_pipe(keys, &values) {
-                    check_types(self.run(&pipe)?)?;
-                }
-                Ok(values)
-            }
-            _ => self.run(&get_pipe(keys)),
-        }
+    /// Values for `keys`, `None` where absent, read with [`READ_SCRIPT`]: a value larger than we
+    /// could have written (someone else's, under our key) costs at most `max_len + 1` bytes of
+    /// memory and traffic, never its whole size. A key that holds another Redis type is
+    /// tampering, not absence: GETRANGE reports it (WRONGTYPE).
+    pub fn get_many(&self, keys: &[Vec<u8>], max_len: usize) -> Result<Vec<Option<Vec<u8>>>> {
+        Ok(flat(self.run(&self.read_pipe(keys, max_len))?))
     }
-    pub async fn aget_many(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+    pub async fn aget_many(
+        &self,
+        keys: &[Vec<u8>],
+        max_len: usize,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        Ok(flat(self.arun(&self.read_pipe(keys, max_len)).await?))
+    }
+
+    /// One script call for all keys on a single node; one per key on a cluster, where the keys
+    /// may live in different slots.
+    fn read_pipe(&self, keys: &[Vec<u8>], max_len: usize) -> Pipeline {
+        let script = |ks: &[Vec<u8>]| {
+            redis::cmd("EVAL")
+                .arg(READ_SCRIPT)
+                .arg(ks.len())
+                .arg(ks)
+                .arg(max_len)
+                .clone()
+        };
+        let mut p = redis::pipe();
         match &self.backend {
-            Backend::Single { .. } if keys.len() > 1 => {
-                let values = self.arun::<(Vec<Option<Vec<u8>>>,)>(&mget(keys)).await?.0;
-                if let Some(pipe) = type_pipe(keys, &values) {
-                    check_types(self.arun(&pipe).await?)?;
-                }
-                Ok(values)
+            Backend::Single { .. } => {
+                p.add_command(script(keys));
             }
-            _ => self.arun(&get_pipe(keys)).await,
+            Backend::Cluster { .. } => {
+                for k in keys {
+                    p.add_command(script(std::slice::from_ref(k)));
+                }
+            }
         }
+        p
     }
 
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
@@ -423,6 +482,12 @@ impl RedisStore {
     }
 
     /// Delete keys; on a cluster one UNLINK per key, since they may sit in different slots.
+    pub fn delete_many(&self, keys: &[Vec<u8>]) -> Result<u64> {
+        Ok(self
+            .run::<Vec<i64>>(&self.unlink_pipe(keys))?
+            .into_iter()
+            .sum::<i64>() as u64)
+    }
     pub async fn adelete_many(&self, keys: &[Vec<u8>]) -> Result<u64> {
         Ok(self
             .arun::<Vec<i64>>(&self.unlink_pipe(keys))
@@ -468,6 +533,12 @@ impl RedisStore {
         ))
     }
 
+    pub fn swap_many(&self, swaps: &[Swap]) -> Result<usize> {
+        Ok(self
+            .run::<Vec<i64>>(&swap_pipe(swaps))?
+            .into_iter()
+            .sum::<i64>() as usize)
+    }
     pub async fn aswap_many(&self, swaps: &[Swap]) -> Result<usize> {
         Ok(self
             .arun::<Vec<i64>>(&swap_pipe(swaps))
@@ -587,8 +658,7 @@ fn registry_key(url: &StoreUrl, opts: &Options) -> Vec<u8> {
 fn single(client: Client) -> Backend {
     Backend::Single {
         client,
-        idle: Mutex::new(Vec::new()),
-        manager: OnceCell::new(),
+        conns: ForkLocal::new(),
     }
 }
 
@@ -643,39 +713,9 @@ fn set_pipe(items: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Pipeline {
     p
 }
 
-/// One MGET on a single node: one command to parse on each side instead of one per key.
-fn mget(keys: &[Vec<u8>]) -> Pipeline {
-    one(redis::cmd("MGET").arg(keys))
-}
-
-/// TYPE for every key MGET found nothing for, if any.
-fn type_pipe(keys: &[Vec<u8>], values: &[Option<Vec<u8>>]) -> Option<Pipeline> {
-    let mut p = redis::pipe();
-    let mut any = false;
-    for (k, v) in keys.iter().zip(values) {
-        if v.is_none() {
-            p.add_command(redis::cmd("TYPE").arg(k).clone());
-            any = true;
-        }
-    }
-    any.then_some(p)
-}
-
-/// A missing key says "none"; one that became a string since MGET raced a writer and is fine.
-fn check_types(types: Vec<String>) -> Result<()> {
-    if types.iter().any(|t| t != "none" && t != "string") {
-        return Err(CoreError::Decryption);
-    }
-    Ok(())
-}
-
-/// One GET per key: a single key, or a cluster, where the keys may live on different nodes.
-fn get_pipe(keys: &[Vec<u8>]) -> Pipeline {
-    let mut p = redis::pipe();
-    for k in keys {
-        p.add_command(redis::cmd("GET").arg(k).clone());
-    }
-    p
+/// The replies of [`Self::read_pipe`] in key order.
+fn flat(replies: Vec<Vec<Option<Vec<u8>>>>) -> Vec<Option<Vec<u8>>> {
+    replies.into_iter().flatten().collect()
 }
 
 fn swap_pipe(swaps: &[Swap]) -> Pipeline {
@@ -768,6 +808,11 @@ impl ConnectionLike for FailFast<'_> {
     fn is_open(&self) -> bool {
         self.0.is_open()
     }
+}
+
+/// A connection that was dead before or as we used it (not a slow server: no timeouts).
+fn is_dead_connection(e: &RedisError) -> bool {
+    !e.is_timeout() && (e.is_connection_dropped() || e.is_unrecoverable_error() || e.is_io_error())
 }
 
 /// Errors after which the connection cannot be trusted for another command.

@@ -306,11 +306,11 @@ pub fn display(url: &str) -> String {
     };
     match rest.rsplit_once('@') {
         Some((userinfo, location)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            let masked = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_owned()
+            // `user:password` keeps the user name; a lone `redis://word@host` is masked whole, since
+            // people often put the password there (redis-py reads it as a user name, though).
+            let masked = match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:***"),
+                None => "***".to_owned(),
             };
             format!("{scheme}://{masked}@{location}")
         }
@@ -396,6 +396,11 @@ mod tests {
         assert_eq!(display("redis://u:hunter22@h:1/0"), "redis://u:***@h:1/0");
         assert_eq!(display("rediss://:hunter22@h"), "rediss://:***@h");
         assert_eq!(display("redis://h:1"), "redis://h:1");
+        assert_eq!(display("redis://hunter2@host"), "redis://***@host");
+        assert_eq!(
+            display("rediss+cluster://hunter2@a:1,b:2/"),
+            "rediss+cluster://***@a:1,b:2/"
+        );
     }
 
     #[test]
