@@ -26,7 +26,7 @@ import os
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app
 from werkzeug.local import LocalProxy
@@ -35,6 +35,9 @@ from keyseal._native import Keyring, Vault
 from keyseal._shims import keyring_from
 from keyseal.exceptions import ConfigurationError
 from keyseal.logging import RedactingFilter
+
+if TYPE_CHECKING:
+    from keyseal._flask_cache import EncryptedRedisCache as EncryptedRedisCache
 
 # EncryptedRedisCache and require_api_key are resolved on first use by __getattr__ below.
 __all__ = ["EncryptedRedisCache", "KeySeal", "get_vault", "require_api_key", "vault"]  # noqa: F822
