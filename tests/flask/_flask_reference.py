@@ -65,10 +65,13 @@ def _extract_tests(archive: Path, target: Path) -> None:
         members = []
         for member in tar.getmembers():
             parts = Path(member.name).parts
-            if len(parts) > 2 and parts[1] == "tests" and member.isfile():
+            if len(parts) > 2 and parts[1] == "tests" and member.isfile() and ".." not in parts:
                 member.name = str(Path(*parts[1:]))
                 members.append(member)
-        tar.extractall(target, members=members, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: refuse links and odd paths
+            tar.extractall(target, members=members, filter="data")
+        else:  # only regular files under tests/ were kept above
+            tar.extractall(target, members=members)
 
 
 def _exec_module(name: str, path: Path, source: str | ast.Module | None = None) -> types.ModuleType:
