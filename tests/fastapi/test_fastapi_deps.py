@@ -190,3 +190,30 @@ async def test_a_slow_store_does_not_block_the_event_loop(redis_blackhole: Any, 
             assert elapsed < 1.0  # slack for a loaded machine; the slow call takes 2 s
             with pytest.raises(StoreTimeoutError):
                 await slow
+
+
+def test_vault_dep_with_client_certificate_dependency(ring: Keyring) -> None:
+    # keyseal._fastapi_cert comes from the client-certificate branch; on this branch alone it is absent.
+    pytest.importorskip(
+        "keyseal._fastapi_cert", reason="the client-certificate module is merged from its branch"
+    )
+    from typing import Annotated
+
+    from fastapi import Depends
+
+    anonymous_ok = ksfastapi.ClientCertificate(required=False)
+    required = ksfastapi.ClientCertificate(required=True)
+    app = make_app(keyring=ring)
+
+    @app.get("/open")
+    async def open_(vault: VaultDep, cert: Annotated[Any, Depends(anonymous_ok)]) -> dict[str, Any]:
+        await vault.aput("seen", "yes")
+        return {"cert": cert is None, "seen": (await vault.aget("seen")) is not None}
+
+    @app.get("/closed")
+    async def closed(vault: VaultDep, cert: Annotated[Any, Depends(required)]) -> dict[str, Any]:
+        return {"namespace": vault.namespace}
+
+    with TestClient(app) as client:
+        assert client.get("/open").json() == {"cert": True, "seen": True}
+        assert client.get("/closed").status_code == 403  # TestClient is not a trusted proxy
