@@ -20,6 +20,7 @@ PY_DEPS += ahocorasick-rs hiredis matplotlib pytest-cov
 # the command line (progress bars) and make dist
 PY_DEPS += rich twine
 PY_DEPS += django-redis
+PY_DEPS += flask-caching cachelib httpx2
 PY_SRC := $(wildcard python tests bench)
 PYTEST_ARGS ?=
 STUBTEST_ALLOWLIST := .ci/stubtest-allowlist
