@@ -14,7 +14,7 @@ export PYO3_PYTHON := $(PY)
 # CARGO_TARGET_DIR is honoured when set in the environment (e.g. ~/.cache/... to reuse builds); not set here.
 
 PY_DEPS := pytest pytest-asyncio hypothesis ruff mypy cryptography redis django flask fastapi httpx "maturin>=1.9.4,<2" \
-	argon2-cffi detect-secrets
+	argon2-cffi detect-secrets httpx2
 PY_SRC := $(wildcard python tests bench)
 PYTEST_ARGS ?=
 STUBTEST_ALLOWLIST := .ci/stubtest-allowlist
@@ -32,6 +32,14 @@ deps: ## Debian's redis-server, redis-cli and openssl, for the test fixtures (on
 		export DEBIAN_FRONTEND=noninteractive; \
 		$(SUDO) apt-get update; \
 		$(SUDO) apt-get install -y --no-install-recommends redis-server redis-tools openssl; \
+	fi
+	@# nginx and curl: the client-certificate tests capture real $$ssl_client_escaped_cert headers.
+	@if { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } && command -v curl >/dev/null; then \
+		echo "deps: nginx and curl present"; \
+	else \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$(SUDO) apt-get update; \
+		$(SUDO) apt-get install -y --no-install-recommends nginx curl; \
 	fi
 
 $(VENV)/bin/python:
@@ -102,3 +110,7 @@ clean:
 .PHONY: fuzz
 fuzz: ## libFuzzer on the redaction engine (needs nightly and cargo-fuzz); `cargo test` runs the same invariants on stable
 	cargo +nightly fuzz run redact -- -max_total_time=$${FUZZ_SECONDS:-60}
+
+.PHONY: fuzz-certs
+fuzz-certs: ## libFuzzer on the client-certificate header parsers (nightly, cargo-fuzz); stable smoke run in `cargo test`
+	cargo +nightly fuzz run cert_header -- -max_total_time=$${FUZZ_SECONDS:-60}

@@ -33,6 +33,14 @@ def _ec() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
+@dataclass(frozen=True)
+class Capture:
+    """What nginx forwarded for one client: the two headers (None when nginx sent none)."""
+
+    cert: str | None
+    verify: str | None
+
+
 @dataclass
 class Issued:
     cert: x509.Certificate

@@ -7,12 +7,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from _certs_pki import Pki, make_pki
+from _certs_pki import Capture, Pki, make_pki
 
 from _servers import free_port, in_ci
 
@@ -22,14 +21,6 @@ NGINX_CANDIDATES = ("nginx", "/usr/sbin/nginx")
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("certs-pki"))
-
-
-@dataclass(frozen=True)
-class Capture:
-    """What nginx forwarded for one client: the two headers (None when nginx sent none)."""
-
-    cert: str | None
-    verify: str | None
 
 
 class _Recorder(BaseHTTPRequestHandler):

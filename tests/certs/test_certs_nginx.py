@@ -1,11 +1,10 @@
-"""Header values captured from a real nginx ($ssl_client_escaped_cert, $ssl_client_verify), read by keyseal."""
+"""Header values captured from a real nginx ($ssl_client_escaped_cert, $ssl_client_verify), read back."""
 
 from __future__ import annotations
 
 import _certs_formats as fmt
 import pytest
-from _certs_pki import Pki
-from conftest import Capture
+from _certs_pki import Capture, Pki
 
 from keyseal import CertificateError, ClientCertificate
 

@@ -161,8 +161,12 @@ def test_verify_bad_bundles(pki: Pki) -> None:
     cert = ClientCertificate.from_header(fmt.traefik_v3(pki.leaves["direct"].cert), "traefik")
     with pytest.raises(CertificateError, match="unusable CA bundle: no PEM certificate"):
         cert.verify(b"not a bundle")
-    with pytest.raises(CertificateError, match="unusable CA bundle"):
+    with pytest.raises(CertificateError, match="unusable CA bundle: a PEM certificate block could not be"):
         cert.verify(b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n")
+    with pytest.raises(CertificateError, match="does not chain to a trusted CA"):
+        cert.verify(pki.leaves["direct"].pem)  # the leaf itself is not its issuer
+    with pytest.raises(CertificateError, match="unusable CA bundle: the CA bundle holds no usable CA"):
+        cert.verify(pki.leaves["v1"].pem)  # webpki takes no v1 certificate as an anchor
     with pytest.raises(TypeError):
         cert.verify(123)  # type: ignore[arg-type]
 

@@ -110,8 +110,8 @@ pub fn pem_bundle(text: &str) -> Result<Vec<Vec<u8>>, CertError> {
     let mut rest = text;
     while let Some(start) = rest.find(BEGIN) {
         let body = &rest[start + BEGIN.len()..];
-        let end = body.find(END).ok_or(err(Reason::Undecodable))?;
-        out.push(base64_body(&body[..end], Proxy::Nginx).map_err(|e| e.in_bundle())?);
+        let end = body.find(END).ok_or(err(Reason::BundlePem))?;
+        out.push(base64_body(&body[..end], Proxy::Nginx).map_err(|_| err(Reason::BundlePem))?);
         rest = &body[end + END.len()..];
     }
     if out.is_empty() {

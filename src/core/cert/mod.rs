@@ -68,6 +68,7 @@ pub enum Reason {
     EnvoyHashMismatch,
     ChainNotAccepted,
     NoCertificate,
+    BundlePem,
     BundleUnusable,
     Expired,
     NotYetValid,
@@ -93,6 +94,7 @@ impl Reason {
             }
             Reason::ChainNotAccepted => "a separate chain header is only read for rfc9440",
             Reason::NoCertificate => "no PEM certificate found",
+            Reason::BundlePem => "a PEM certificate block could not be decoded",
             Reason::BundleUnusable => "the CA bundle holds no usable CA certificate",
             Reason::Expired => "the certificate has expired",
             Reason::NotYetValid => "the certificate is not yet valid",

@@ -136,7 +136,7 @@ fn attribute_text(value: &Any<'_>) -> Option<String> {
         // T61String is treated as Latin-1, as OpenSSL and cryptography do in practice.
         Tag::T61String => Some(data.iter().map(|&b| b as char).collect()),
         Tag::BmpString => {
-            if data.len() % 2 != 0 {
+            if !data.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = data
@@ -146,7 +146,7 @@ fn attribute_text(value: &Any<'_>) -> Option<String> {
             String::from_utf16(&units).ok()
         }
         Tag::UniversalString => {
-            if data.len() % 4 != 0 {
+            if !data.len().is_multiple_of(4) {
                 return None;
             }
             data.chunks_exact(4)
