@@ -9,6 +9,7 @@ import _certs_formats as fmt
 import django
 import pytest
 from _certs_pki import Capture, Pki
+from cryptography.hazmat.primitives import hashes
 from django.conf import settings
 
 if not settings.configured:
@@ -121,9 +122,7 @@ def test_real_nginx_capture_admitted(nginx_captures: dict[str, Capture], pki: Pk
         response = get(cert_headers(nginx_captures["client_a"]))
     assert response.status_code == 200
     leaf = pki.leaves["client_a"]
-    assert (
-        response.content.decode() == f"CN=client-a,O=Acme|{leaf.cert.fingerprint(fmt.hashes.SHA256()).hex()}"
-    )
+    assert response.content.decode() == f"CN=client-a,O=Acme|{leaf.cert.fingerprint(hashes.SHA256()).hex()}"
 
 
 def test_untrusted_peer_with_header_is_refused_even_when_optional(
@@ -206,7 +205,7 @@ def test_ca_bundle(nginx_captures: dict[str, Capture], pki: Pki, warnings_: pyte
 
 def test_allowlists(nginx_captures: dict[str, Capture], pki: Pki) -> None:
     headers = cert_headers(nginx_captures["client_a"])
-    fp = pki.leaves["client_a"].cert.fingerprint(fmt.hashes.SHA256()).hex()
+    fp = pki.leaves["client_a"].cert.fingerprint(hashes.SHA256()).hex()
     colons = ":".join(fp[i : i + 2] for i in range(0, 64, 2)).upper()
     with site(ALLOWED_FINGERPRINTS=[colons]):
         assert get(headers).status_code == 200

@@ -7,6 +7,7 @@ from typing import Annotated
 import _certs_formats as fmt
 import pytest
 from _certs_pki import Capture, Pki
+from cryptography.hazmat.primitives import hashes
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
@@ -91,7 +92,7 @@ def test_allowlists_and_formats(pki: Pki) -> None:
         proxy="rfc9440",
         trusted_proxies=TRUSTED,
         ca_bundle=pki.path("root.pem"),
-        allowed_fingerprints=[pki.leaves["client_a"].cert.fingerprint(fmt.hashes.SHA256()).hex().upper()],
+        allowed_fingerprints=[pki.leaves["client_a"].cert.fingerprint(hashes.SHA256()).hex().upper()],
     )
     with client(dep) as c:
         headers = {
