@@ -59,7 +59,9 @@ def make_header() -> str:
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("client-a.example"), x509.RFC822Name("ops@example.com")]),
+            x509.SubjectAlternativeName(
+                [x509.DNSName("client-a.example"), x509.RFC822Name("ops@example.com")]
+            ),
             critical=False,
         )
         .sign(ca_key, hashes.SHA256())
