@@ -65,11 +65,13 @@ impl ClientCertificate {
                     .to_str()?,
             ),
         };
-        // A cache hit takes microseconds; only a miss is worth releasing the GIL for, and we
-        // cannot know which it is without the lock, so parse without the GIL either way.
-        let inner = py
-            .detach(|| cert::from_header(value, chain, proxy))
-            .map_err(cert_err)?;
+        // A hit takes a microsecond: answer it with the GIL held; parse a miss without it.
+        let inner = match cert::cached(value, chain, proxy) {
+            Some(hit) => hit,
+            None => py
+                .detach(|| cert::from_header(value, chain, proxy))
+                .map_err(cert_err)?,
+        };
         Ok(Self { inner })
     }
 

@@ -256,6 +256,15 @@ pub fn from_header(
     Ok(cert)
 }
 
+/// A cache hit only (None on a miss or an oversized value): a hit costs one SHA-256 and a lock,
+/// so the binding answers it without releasing the GIL and parses misses with it released.
+pub fn cached(value: &str, chain: Option<&str>, proxy: Proxy) -> Option<Arc<ClientCert>> {
+    if value.len() > MAX_HEADER_LEN || chain.is_some_and(|c| c.len() > MAX_HEADER_LEN) {
+        return None;
+    }
+    lock().get(&cache_key(value, chain, proxy)).map(Arc::clone)
+}
+
 /// Empties the cache (for tests and benchmarks of the uncached path).
 pub fn cache_clear() {
     lock().clear();
