@@ -41,6 +41,15 @@ deps: ## Debian's redis-server, redis-cli and openssl, for the test fixtures (on
 		$(SUDO) apt-get update; \
 		$(SUDO) apt-get install -y --no-install-recommends nginx curl; \
 	fi
+	@# Apache httpd is optional (its capture tests skip without it): installed when the archive has it.
+	@if [ -x /usr/sbin/apache2 ] && [ -e /usr/lib/apache2/modules/mod_ssl.so ]; then \
+		echo "deps: apache2 present"; \
+	else \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$(SUDO) apt-get update || true; \
+		$(SUDO) apt-get install -y --no-install-recommends apache2 \
+			|| echo "deps: apache2 not installable; the optional Apache capture tests will skip"; \
+	fi
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

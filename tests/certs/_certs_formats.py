@@ -28,8 +28,8 @@ def nginx(cert: x509.Certificate) -> str:
 
 
 def apache(cert: x509.Certificate) -> str:
-    """mod_headers with %{SSL_CLIENT_CERT}s: the PEM with its newlines turned into spaces."""
-    return pem(cert).strip().replace("\n", " ")
+    """mod_headers with %{SSL_CLIENT_CERT}s: the PEM with its newlines turned into spaces (the last one too)."""
+    return pem(cert).replace("\n", " ")
 
 
 def traefik_v3(*certs: x509.Certificate) -> str:

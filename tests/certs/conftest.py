@@ -175,3 +175,74 @@ def nginx_captures(pki: Pki) -> Iterator[dict[str, Capture]]:
             proc.wait()
         upstream.shutdown()
         upstream.server_close()
+
+
+APACHE_MODULES = "/usr/lib/apache2/modules"
+
+APACHE_CONF = """
+ServerRoot "{d}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+PidFile {d}/apache.pid
+ErrorLog {d}/apache_error.log
+LogLevel warn
+DefaultRuntimeDir {d}
+Mutex file:{d} default
+User nobody
+Group nogroup
+LoadModule mpm_event_module {m}/mod_mpm_event.so
+LoadModule authz_core_module {m}/mod_authz_core.so
+LoadModule socache_shmcb_module {m}/mod_socache_shmcb.so
+LoadModule ssl_module {m}/mod_ssl.so
+LoadModule headers_module {m}/mod_headers.so
+LoadModule proxy_module {m}/mod_proxy.so
+LoadModule proxy_http_module {m}/mod_proxy_http.so
+SSLSessionCache shmcb:{d}/ssl_scache(512000)
+<VirtualHost 127.0.0.1:{port}>
+    SSLEngine on
+    SSLCertificateFile {d}/server.pem
+    SSLCertificateKeyFile {d}/server.key
+    SSLCACertificateFile {d}/root.pem
+    SSLVerifyClient optional
+    SSLVerifyDepth 3
+    RequestHeader set X-SSL-Client-Cert "%{{SSL_CLIENT_CERT}}s"
+    RequestHeader set X-SSL-Client-Verify "%{{SSL_CLIENT_VERIFY}}s"
+    ProxyPass "/" "http://127.0.0.1:{upstream}/"
+</VirtualHost>
+"""
+
+
+@pytest.fixture(scope="session")
+def apache_captures(pki: Pki) -> Iterator[dict[str, Capture]]:
+    """Header values a real Apache httpd (mod_ssl + mod_headers) wrote; optional: skipped without apache2."""
+    binary = shutil.which("apache2") or ("/usr/sbin/apache2" if Path("/usr/sbin/apache2").exists() else None)
+    if binary is None or not Path(APACHE_MODULES, "mod_ssl.so").exists() or not shutil.which("curl"):
+        pytest.skip("Apache httpd with mod_ssl (Debian's apache2) is not installed: optional")
+    d = pki.directory
+    _Recorder.seen = []
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=upstream.serve_forever, daemon=True)
+    thread.start()
+    port = free_port()
+    conf = d / "apache.conf"
+    conf.write_text(APACHE_CONF.format(d=d, m=APACHE_MODULES, port=port, upstream=upstream.server_address[1]))
+    with (d / "apache.out").open("wb") as out:
+        proc = subprocess.Popen([binary, "-f", str(conf), "-DFOREGROUND"], stdout=out, stderr=out)
+    try:
+        _wait_port(port, proc, d / "apache_error.log")
+        captures: dict[str, Capture] = {}
+        for client in ("client_a", "direct", "none"):
+            _Recorder.seen.clear()
+            _curl(pki, port, client)
+            (headers,) = _Recorder.seen
+            captures[client] = Capture(headers.get("x-ssl-client-cert"), headers.get("x-ssl-client-verify"))
+        yield captures
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        upstream.shutdown()
+        upstream.server_close()
