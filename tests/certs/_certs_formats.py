@@ -28,7 +28,7 @@ def nginx(cert: x509.Certificate) -> str:
 
 
 def apache(cert: x509.Certificate) -> str:
-    """mod_headers with %{SSL_CLIENT_CERT}s: the PEM with its newlines turned into spaces (the last one too)."""
+    """mod_headers with %{SSL_CLIENT_CERT}s: the PEM, every newline (the last too) turned into a space."""
     return pem(cert).replace("\n", " ")
 
 

@@ -1,4 +1,4 @@
-"""Header values captured from a real Apache httpd (mod_ssl's SSL_CLIENT_CERT through mod_headers); optional."""
+"""Header values captured from a real Apache httpd (SSL_CLIENT_CERT through mod_headers); optional."""
 
 from __future__ import annotations
 
