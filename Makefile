@@ -49,6 +49,23 @@ deps: ## Debian's redis-server, redis-cli and openssl, for the test fixtures (on
 		$(SUDO) apt-get update; \
 		$(SUDO) apt-get install -y --no-install-recommends $$missing; \
 	fi
+	@# nginx and curl: the client-certificate tests capture real $$ssl_client_escaped_cert headers.
+	@if { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } && command -v curl >/dev/null; then \
+		echo "deps: nginx and curl present"; \
+	else \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$(SUDO) apt-get update; \
+		$(SUDO) apt-get install -y --no-install-recommends nginx curl; \
+	fi
+	@# Apache httpd is optional (its capture tests skip without it): installed when the archive has it.
+	@if [ -x /usr/sbin/apache2 ] && [ -e /usr/lib/apache2/modules/mod_ssl.so ]; then \
+		echo "deps: apache2 present"; \
+	else \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$(SUDO) apt-get update || true; \
+		$(SUDO) apt-get install -y --no-install-recommends apache2 \
+			|| echo "deps: apache2 not installable; the optional Apache capture tests will skip"; \
+	fi
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -179,3 +196,7 @@ mutants: ## cargo-mutants on the crypto core, lib tests only (cargo install --lo
 	@cargo mutants --version >/dev/null 2>&1 || { echo "mutants: cargo install --locked cargo-mutants" >&2; exit 1; }
 	cargo mutants --test-tool cargo -j $(MUTANTS_JOBS) $(foreach f,$(MUTANTS_FILES),--file $(f)) \
 		-- --lib
+
+.PHONY: fuzz-certs
+fuzz-certs: ## libFuzzer on the client-certificate header parsers (nightly, cargo-fuzz); stable smoke run in `cargo test`
+	cargo +nightly fuzz run cert_header -- -max_total_time=$${FUZZ_SECONDS:-60}

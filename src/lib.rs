@@ -10,6 +10,7 @@ mod _native {
     use crate::py::aio::LoopBridge;
     #[pymodule_export]
     use crate::py::audit::audit_probe;
+    use crate::py::cert::ClientCertificate;
     #[pymodule_export]
     use crate::py::keyring::Keyring;
     #[pymodule_export]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging as _logging
 
 from keyseal._native import (
+    ClientCertificate,
     Finding,
     Keyring,
     Redactor,
@@ -19,6 +20,7 @@ from keyseal._native import (
     redactor,
 )
 from keyseal.exceptions import (
+    CertificateError,
     ConfigurationError,
     DecryptionError,
     KeysealError,
@@ -30,6 +32,8 @@ from keyseal.exceptions import (
 from keyseal.logging import RedactingFilter
 
 __all__ = [
+    "CertificateError",
+    "ClientCertificate",
     "ConfigurationError",
     "DecryptionError",
     "Finding",

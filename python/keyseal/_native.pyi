@@ -1,12 +1,13 @@
 """Type stubs for the compiled core, ``keyseal._native``. Import the names from ``keyseal``."""
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from os import PathLike
 from typing import Any, Literal, NoReturn, final
 
 __version__: str
 __all__ = [
+    "ClientCertificate",
     "Finding",
     "Keyring",
     "Redactor",
@@ -285,3 +286,62 @@ def audit_probe(
     rate: float = 1000.0,
 ) -> dict[str, Any]:
     """Read-only probes of a Redis deployment (see ``keyseal.audit``); observations, never secrets."""
+@final
+class ClientCertificate:
+    """A client certificate forwarded by a TLS-terminating proxy (see docs/certificates.md)."""
+
+    @staticmethod
+    def from_header(
+        value: str,
+        proxy: str,
+        *,
+        chain: str | None = None,
+    ) -> ClientCertificate:
+        """Decode a header value; ``chain`` is RFC 9440's ``Client-Cert-Chain`` (rfc9440 only)."""
+
+    @staticmethod
+    def cache_clear() -> None:
+        """Empty the process-wide parse cache."""
+
+    @staticmethod
+    def cache_size() -> int:
+        """How many parsed certificates the cache holds."""
+
+    @property
+    def der(self) -> bytes: ...
+    @property
+    def chain(self) -> list[bytes]:
+        """The other certificates the header carried (intermediates), DER, in order."""
+
+    @property
+    def proxy(self) -> str: ...
+    @property
+    def fingerprint_sha256(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def common_name(self) -> str | None: ...
+    @property
+    def serial(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def not_before(self) -> datetime: ...
+    @property
+    def not_after(self) -> datetime: ...
+    @property
+    def dns_names(self) -> list[str]: ...
+    @property
+    def uris(self) -> list[str]: ...
+    @property
+    def emails(self) -> list[str]: ...
+    @property
+    def spiffe_id(self) -> str | None: ...
+    def is_valid_now(self) -> bool: ...
+    def verify(self, ca_bundle_pem: bytes | str, at: datetime | None = None) -> None:
+        """Check chain and validity against the bundle's roots; raises CertificateError."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "CertificateError",
     "ConfigurationError",
     "DecryptionError",
     "KeysealError",
@@ -44,3 +45,10 @@ class StoreAuthError(StoreError, PermissionError):
 
 class StoreTimeoutError(StoreError, TimeoutError):
     """Redis did not answer within the configured timeout."""
+
+
+class CertificateError(KeysealError):
+    """A client certificate header could not be read, or the certificate failed verification.
+
+    The message is fixed: it names the proxy format and the failed check, never the header bytes.
+    """

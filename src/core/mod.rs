@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod cert;
 pub mod envelope;
 pub mod error;
 pub mod keyring;

@@ -3,6 +3,7 @@
 
 pub mod aio;
 pub mod audit;
+pub mod cert;
 pub mod convert;
 pub mod error;
 pub mod keyring;
