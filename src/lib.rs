@@ -9,6 +9,8 @@ mod _native {
     #[pymodule_export]
     use crate::py::aio::LoopBridge;
     #[pymodule_export]
+    use crate::py::apikeys::{ApiKey, ApiKeys, IssuedKey};
+    #[pymodule_export]
     use crate::py::keyring::Keyring;
     #[pymodule_export]
     use crate::py::redact::{redactor, Finding, Redactor};

@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging as _logging
 
 from keyseal._native import (
+    ApiKey,
+    ApiKeys,
     Finding,
+    IssuedKey,
     Keyring,
     Redactor,
     RewrapProgress,
@@ -19,8 +22,11 @@ from keyseal._native import (
     redactor,
 )
 from keyseal.exceptions import (
+    ApiKeyError,
     ConfigurationError,
     DecryptionError,
+    InsufficientScope,
+    InvalidApiKey,
     KeysealError,
     StoreAuthError,
     StoreConnectionError,
@@ -30,9 +36,15 @@ from keyseal.exceptions import (
 from keyseal.logging import RedactingFilter
 
 __all__ = [
+    "ApiKey",
+    "ApiKeyError",
+    "ApiKeys",
     "ConfigurationError",
     "DecryptionError",
     "Finding",
+    "InsufficientScope",
+    "InvalidApiKey",
+    "IssuedKey",
     "Keyring",
     "KeysealError",
     "RedactingFilter",
