@@ -14,7 +14,7 @@ export PYO3_PYTHON := $(PY)
 # CARGO_TARGET_DIR is honoured when set in the environment (e.g. ~/.cache/... to reuse builds); not set here.
 
 PY_DEPS := pytest pytest-asyncio hypothesis ruff mypy cryptography redis django flask fastapi httpx "maturin>=1.9.4,<2" \
-	argon2-cffi detect-secrets
+	argon2-cffi detect-secrets djangorestframework djangorestframework-api-key
 PY_SRC := $(wildcard python tests bench)
 PYTEST_ARGS ?=
 STUBTEST_ALLOWLIST := .ci/stubtest-allowlist

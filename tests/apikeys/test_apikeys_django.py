@@ -15,7 +15,7 @@ from django.urls import path
 
 import keyseal
 from conftest import fresh_namespace
-from keyseal.django.apikeys import require_api_key
+from keyseal.django.apikeys import register_apikey_command, require_api_key
 
 FP = "12" * 32
 
@@ -156,3 +156,21 @@ def test_settings_forms(redis_plain: Any, monkeypatch: pytest.MonkeyPatch) -> No
         pytest.raises(keyseal.ConfigurationError, match=r"KEYSEAL_API_KEYS|ApiKeys"),
     ):
         Client(raise_request_exception=True).get("/plain", headers={"X-Api-Key": token})
+
+
+def test_management_command_group(keys: keyseal.ApiKeys, capsys: pytest.CaptureFixture[str]) -> None:
+    """What ``manage.py keyseal apikey ...`` runs: the CLI group on the KEYSEAL_API_KEYS setting."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="manage.py keyseal")
+    register_apikey_command(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["apikey", "issue", "frank", "--scope", "read", "--json"])
+    assert args.func(args) == 0
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert keys.verify(doc["token"], scopes=["read"]).owner == "frank"
+    args = parser.parse_args(["apikey", "revoke", doc["key_id"]])
+    assert args.func(args) == 0
+    with pytest.raises(keyseal.InvalidApiKey):
+        keys.verify(doc["token"])
