@@ -21,6 +21,7 @@ PY_DEPS += ahocorasick-rs hiredis matplotlib pytest-cov
 PY_DEPS += rich twine
 PY_DEPS += django-redis
 PY_DEPS += flask-caching cachelib httpx2
+PY_DEPS += djangorestframework djangorestframework-api-key
 PY_SRC := $(wildcard python tests bench)
 PYTEST_ARGS ?=
 STUBTEST_ALLOWLIST := .ci/stubtest-allowlist

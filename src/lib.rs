@@ -9,7 +9,10 @@ mod _native {
     #[pymodule_export]
     use crate::py::aio::LoopBridge;
     #[pymodule_export]
+    use crate::py::apikeys::{ApiKey, ApiKeys, IssuedKey};
+    #[pymodule_export]
     use crate::py::audit::audit_probe;
+    #[pymodule_export]
     use crate::py::cert::ClientCertificate;
     #[pymodule_export]
     use crate::py::keyring::Keyring;

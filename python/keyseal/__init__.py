@@ -10,7 +10,10 @@ import logging as _logging
 
 from keyseal._native import (
     ClientCertificate,
+    ApiKey,
+    ApiKeys,
     Finding,
+    IssuedKey,
     Keyring,
     Redactor,
     RewrapProgress,
@@ -21,8 +24,11 @@ from keyseal._native import (
 )
 from keyseal.exceptions import (
     CertificateError,
+    ApiKeyError,
     ConfigurationError,
     DecryptionError,
+    InsufficientScope,
+    InvalidApiKey,
     KeysealError,
     StoreAuthError,
     StoreConnectionError,
@@ -34,9 +40,15 @@ from keyseal.logging import RedactingFilter
 __all__ = [
     "CertificateError",
     "ClientCertificate",
+    "ApiKey",
+    "ApiKeyError",
+    "ApiKeys",
     "ConfigurationError",
     "DecryptionError",
     "Finding",
+    "InsufficientScope",
+    "InvalidApiKey",
+    "IssuedKey",
     "Keyring",
     "KeysealError",
     "RedactingFilter",

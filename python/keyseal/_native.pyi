@@ -1,14 +1,18 @@
 """Type stubs for the compiled core, ``keyseal._native``. Import the names from ``keyseal``."""
 
+import builtins
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from os import PathLike
-from typing import Any, Literal, NoReturn, final
+from typing import Any, Literal, NoReturn, Protocol, final
 
 __version__: str
 __all__ = [
     "ClientCertificate",
+    "ApiKey",
+    "ApiKeys",
     "Finding",
+    "IssuedKey",
     "Keyring",
     "Redactor",
     "RewrapProgress",
@@ -345,3 +349,103 @@ class ClientCertificate:
 
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
+# ---- API keys (src/py/apikeys.rs)
+
+class _HasFingerprint(Protocol):
+    @property
+    def fingerprint_sha256(self) -> str: ...
+
+@final
+class ApiKey:
+    """An API key's metadata (never its token); read-only. Datetimes are timezone-aware UTC."""
+
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def scopes(self) -> frozenset[str]: ...
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def last_used_at(self) -> datetime | None:
+        """Written at most once a minute per key, in the background after a successful verify."""
+
+    @property
+    def revoked(self) -> bool: ...
+    @property
+    def client_cert(self) -> str | None:
+        """The bound certificate's SHA-256 fingerprint (lowercase hex), or None."""
+
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class IssuedKey:
+    """What ``issue`` and ``rotate`` return: the token (shown this once) and the key."""
+
+    @property
+    def token(self) -> Secret: ...
+    @property
+    def key(self) -> ApiKey: ...
+    def __reduce__(self) -> NoReturn: ...
+
+@final
+class ApiKeys:
+    """API keys kept in a Vault's store as a keyed digest inside a sealed record; never the token."""
+
+    def __new__(cls, vault: Vault, *, prefix: str = "ks", namespace: str = "apikeys") -> ApiKeys: ...
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def namespace(self) -> str: ...
+    def issue(
+        self,
+        owner: str,
+        *,
+        scopes: Iterable[str] = (),
+        ttl: _Seconds | None = None,
+        label: str | None = None,
+        client_cert: str | None = None,
+    ) -> IssuedKey: ...
+    def aissue(
+        self,
+        owner: str,
+        *,
+        scopes: Iterable[str] = (),
+        ttl: _Seconds | None = None,
+        label: str | None = None,
+        client_cert: str | None = None,
+    ) -> Awaitable[IssuedKey]: ...
+    def verify(
+        self,
+        token: str | Secret,
+        *,
+        scopes: Iterable[str] = (),
+        client_cert: _HasFingerprint | str | None = None,
+    ) -> ApiKey:
+        """Raises InvalidApiKey (401) or InsufficientScope (403). One Redis read; none on a bad checksum."""
+
+    def averify(
+        self,
+        token: str | Secret,
+        *,
+        scopes: Iterable[str] = (),
+        client_cert: _HasFingerprint | str | None = None,
+    ) -> Awaitable[ApiKey]: ...
+    def get(self, key_id: str) -> ApiKey | None: ...
+    def aget(self, key_id: str) -> Awaitable[ApiKey | None]: ...
+    def list(self, owner: str, *, include_revoked: bool = False) -> builtins.list[ApiKey]:
+        """The owner's keys, newest first."""
+
+    def alist(self, owner: str, *, include_revoked: bool = False) -> Awaitable[builtins.list[ApiKey]]: ...
+    def revoke(self, key_id: str) -> bool: ...
+    def arevoke(self, key_id: str) -> Awaitable[bool]: ...
+    def rotate(self, key_id: str, *, grace: float = 0) -> IssuedKey:
+        """A new key like the old one; the old token keeps verifying for ``grace`` seconds."""
+
+    def arotate(self, key_id: str, *, grace: float = 0) -> Awaitable[IssuedKey]: ...

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 __all__ = [
     "CertificateError",
+    "ApiKeyError",
     "ConfigurationError",
     "DecryptionError",
+    "InsufficientScope",
+    "InvalidApiKey",
     "KeysealError",
     "StoreAuthError",
     "StoreConnectionError",
@@ -52,3 +55,28 @@ class CertificateError(KeysealError):
 
     The message is fixed: it names the proxy format and the failed check, never the header bytes.
     """
+class ApiKeyError(KeysealError):
+    """An API key was refused (see :class:`InvalidApiKey` and :class:`InsufficientScope`)."""
+
+
+class InvalidApiKey(ApiKeyError):
+    """The API key is unknown, malformed, has a bad checksum, is revoked or expired, or is bound to
+    another client certificate (or presented without one).
+
+    One fixed message for all of these, never the token: telling them apart helps an attacker.
+    Answer it with 401.
+    """
+
+    # Set (not in the message) when only the client-certificate binding failed: the framework
+    # glue answers that with 403, as for a scope.
+    _certificate_mismatch: bool = False
+
+
+class InsufficientScope(ApiKeyError):
+    """A valid API key lacks a required scope; the message names the missing scopes only.
+
+    Not an :class:`InvalidApiKey`: answer it with 403.
+    """
+
+    #: The required scopes the key lacks, sorted.
+    missing_scopes: tuple[str, ...] = ()

@@ -29,7 +29,16 @@ pub enum CoreError {
         kind: StoreErrorKind,
         message: String,
     },
+    /// An API key failed verification. One fixed message whatever the reason; `certificate`
+    /// says only that the key is bound to another (or an absent) client certificate, which
+    /// frameworks answer with 403 rather than 401.
+    InvalidApiKey { certificate: bool },
+    /// A valid API key lacks these scopes (their names only).
+    InsufficientScope(Vec<String>),
 }
+
+/// The fixed text of every API key verification failure.
+pub const INVALID_API_KEY: &str = "invalid API key";
 
 pub type Result<T> = std::result::Result<T, CoreError>;
 
@@ -58,6 +67,10 @@ impl fmt::Display for CoreError {
             Self::Decryption => f.write_str(DECRYPTION_FAILED),
             Self::Config(m) | Self::Invalid(m) => f.write_str(m),
             Self::Store { message, .. } => f.write_str(message),
+            Self::InvalidApiKey { .. } => f.write_str(INVALID_API_KEY),
+            Self::InsufficientScope(missing) => {
+                write!(f, "API key lacks required scope(s): {}", missing.join(", "))
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Pure-Rust core of keyseal: keys, envelopes, naming, stores and redaction. No Python in here.
 #![forbid(unsafe_code)]
 
+pub mod apikey;
 pub mod audit;
 pub mod cert;
 pub mod envelope;

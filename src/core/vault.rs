@@ -103,7 +103,7 @@ impl Vault {
     pub fn keyring(&self) -> &Keyring {
         &self.keyring
     }
-    fn store(&self) -> Result<Store> {
+    pub(crate) fn store(&self) -> Result<Store> {
         self.store
             .read()
             .unwrap_or_else(|e| e.into_inner())

@@ -2,6 +2,7 @@
 //! call the core, convert results. No crypto or Redis logic lives here.
 
 pub mod aio;
+pub mod apikeys;
 pub mod audit;
 pub mod cert;
 pub mod convert;

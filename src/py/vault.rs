@@ -216,6 +216,13 @@ fn rewrap_result(result: CoreResult<RewrapStats>, raised: &Raised) -> PyResult<u
     Ok(result?.rewrapped)
 }
 
+impl Vault {
+    /// The core vault, shared with objects built on it (`ApiKeys`).
+    pub(crate) fn core(&self) -> Arc<core_vault::Vault> {
+        self.inner.clone()
+    }
+}
+
 #[pymethods]
 impl Vault {
     #[new]

@@ -5,6 +5,7 @@
 //! around its own anchor hits, anchored where the token starts at the anchor. Text without an
 //! anchor costs one automaton pass and no regex at all. Known values get their own automaton.
 
+pub mod apikey;
 pub mod checks;
 pub mod fuzzing;
 pub mod known;
@@ -180,6 +181,8 @@ pub struct Redactor {
     use_global_known: bool,
     mode: Mode,
     known_rule: usize,
+    /// keyseal's own API key tokens (see `apikey`).
+    api_key_rule: usize,
 }
 
 impl fmt::Debug for Redactor {
@@ -277,6 +280,8 @@ impl Redactor {
         }
         let known_rule = rules.len();
         rules.push(Rule::new(KNOWN_RULE_ID.into(), None, 0, 0, Check::None));
+        let api_key_rule = rules.len();
+        rules.push(Rule::new(apikey::RULE_ID.into(), None, 0, 0, Check::None));
 
         // One automaton entry per distinct anchor (ignoring ASCII case); each remembers which
         // rules it wakes and whether they want the exact case.
@@ -310,6 +315,7 @@ impl Redactor {
             use_global_known: config.use_global_known,
             mode: config.mode,
             known_rule,
+            api_key_rule,
         })
     }
 
@@ -571,6 +577,14 @@ impl Redactor {
                 self.scan_whole(ri, data, &mut spans);
             }
         }
+        // Before known values: a revealed token is reported as what it is.
+        apikey::find(data, |start, end| {
+            spans.push(Span {
+                start,
+                end,
+                rule: self.api_key_rule,
+            })
+        });
         let mut kv = Vec::new();
         if let Some(m) = self.known.matcher() {
             m.find(data, &mut kv);

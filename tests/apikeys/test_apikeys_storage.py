@@ -1,0 +1,109 @@
+"""What Redis holds for API keys: no token and no 12-character piece of one, anywhere in the keyspace;
+one command per verify; none for a token whose checksum fails; the records are Vault envelopes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+import keyseal
+from conftest import fresh_namespace
+
+
+def _dump(client: Any) -> list[bytes]:
+    """Every key and every value (all types) in the keyspace, as bytes."""
+    out: list[bytes] = []
+    for key in client.scan_iter(count=1000):
+        out.append(key)
+        kind = client.type(key)
+        if kind == b"string":
+            out.append(client.get(key))
+        elif kind == b"hash":
+            for f, v in client.hgetall(key).items():
+                out += [f, v]
+        elif kind in (b"set",):
+            out += list(client.smembers(key))
+        elif kind == b"list":
+            out += client.lrange(key, 0, -1)
+        elif kind == b"zset":
+            out += [m for m, _ in client.zrange(key, 0, -1, withscores=True)]
+    return out
+
+
+def _pieces(token: str, n: int = 12) -> set[bytes]:
+    return {token[i : i + n].encode() for i in range(len(token) - n + 1)}
+
+
+@pytest.mark.parametrize("server", ["redis_plain", "redis_cluster"])
+def test_keyspace_holds_no_token_nor_any_piece(server: str, request: pytest.FixtureRequest) -> None:
+    srv = request.getfixturevalue(server)
+    ring = keyseal.Keyring.generate()
+    keys = keyseal.ApiKeys(keyseal.Vault(srv.url, keyring=ring), namespace=fresh_namespace())
+    tokens = []
+    for i in range(20):
+        issued = keys.issue(f"owner-{i % 3}", scopes=["read", "write"], label=f"label {i}", ttl=600)
+        tokens.append(issued.token.reveal())
+        keys.verify(issued.token)  # leaves a last_used_at write behind
+    rotated = keys.rotate(tokens[0][3:11], grace=30)
+    tokens.append(rotated.token.reveal())
+    keys.revoke(tokens[1][3:11])
+    keys.list("owner-0", include_revoked=True)
+    time.sleep(0.2)  # the background last_used_at writes
+    blobs = _dump(srv.client())
+    assert blobs, "the keyspace should hold our records"
+    secrets_only = [t[11:] for t in tokens]  # the part after the public key id
+    for token, secret in zip(tokens, secrets_only, strict=True):
+        pieces = _pieces(token)
+        for blob in blobs:
+            assert token.encode() not in blob
+            assert secret[:32].encode() not in blob
+            assert not any(p in blob for p in pieces), "a 12-character piece of a token is in Redis"
+    # the owners and labels are sealed too
+    for blob in blobs:
+        assert b"owner-" not in blob
+        assert b"label " not in blob
+
+
+def _calls(client: Any) -> dict[str, int]:
+    stats = client.info("commandstats")
+    return {k: v["calls"] for k, v in stats.items() if not k.endswith(("info", "config|resetstat", "config"))}
+
+
+def test_one_command_per_verify_and_none_on_bad_checksum(redis_plain: Any) -> None:
+    keys = keyseal.ApiKeys(
+        keyseal.Vault(redis_plain.url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
+    )
+    issued = keys.issue("alice")
+    keys.verify(issued.token)
+    time.sleep(0.2)  # let the first last_used_at write land
+    admin = redis_plain.client()
+    admin.config_resetstat()
+    for _ in range(5):
+        keys.verify(issued.token)
+    time.sleep(0.1)
+    calls = _calls(admin)
+    assert calls == {"cmdstat_get": 5}, calls
+    admin.config_resetstat()
+    token = issued.token.reveal()
+    bad = token[:20] + ("A" if token[20] != "A" else "B") + token[21:]
+    for _ in range(5):
+        with pytest.raises(keyseal.InvalidApiKey):
+            keys.verify(bad)
+    assert _calls(admin) == {}
+
+
+def test_records_are_vault_envelopes(redis_plain: Any) -> None:
+    """A Vault on the API keys namespace rewraps the records; keys verify after the old key retires."""
+    ring = keyseal.Keyring.generate()
+    ns = fresh_namespace()
+    keys = keyseal.ApiKeys(keyseal.Vault(redis_plain.url, keyring=ring), namespace=ns)
+    issued = [keys.issue("alice") for _ in range(3)]
+    new_ring = ring.rotated()
+    assert keyseal.Vault(redis_plain.url, keyring=new_ring, namespace=ns).rewrap() == 4  # 3 records + index
+    retired = new_ring.without(ring.primary_id)
+    after = keyseal.ApiKeys(keyseal.Vault(redis_plain.url, keyring=retired), namespace=ns)
+    for i in issued:
+        assert after.verify(i.token).owner == "alice"
+    assert len(after.list("alice")) == 3
