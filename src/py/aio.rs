@@ -20,22 +20,42 @@ use crate::core::runtime::runtime;
 
 type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
-struct Inner {
-    queue: Mutex<Vec<(Py<PyAny>, Convert)>>,
+struct Pipe {
     wake: UnixStream,
     watch: UnixStream,
 }
 
+struct Inner {
+    /// `None` once the bridge is closed (its loop closed): completions are then dropped.
+    queue: Mutex<Option<Vec<(Py<PyAny>, Convert)>>>,
+    /// The socket pair; closed with the bridge, even while tasks still hold this `Inner`.
+    pipe: Mutex<Option<Pipe>>,
+}
+
 impl Inner {
     fn complete(&self, future: Py<PyAny>, convert: Convert) {
+        let item = (future, convert);
         let was_empty = {
             let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            q.push((future, convert));
-            q.len() == 1
+            match q.as_mut() {
+                Some(q) => {
+                    q.push(item);
+                    q.len() == 1
+                }
+                // The loop is gone: nobody will await this. Dropped outside the lock (a Python
+                // reference dropped without the GIL is released at the next GIL hand-over).
+                None => {
+                    drop(q);
+                    drop(item);
+                    return;
+                }
+            }
         };
         if was_empty {
-            // Non-blocking: a full socket buffer already means a wake-up is pending.
-            let _ = (&self.wake).write(&[1]);
+            if let Some(p) = self.pipe.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                // Non-blocking: a full socket buffer already means a wake-up is pending.
+                let _ = (&p.wake).write(&[1]);
+            }
         }
     }
 }
@@ -55,16 +75,42 @@ impl LoopBridge {
         watch.set_nonblocking(true)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                queue: Mutex::new(Vec::new()),
-                wake,
-                watch,
+                queue: Mutex::new(Some(Vec::new())),
+                pipe: Mutex::new(Some(Pipe { wake, watch })),
             }),
         })
     }
 
-    /// The descriptor the loop watches.
+    /// The descriptor the loop watches (-1 once closed).
     fn fileno(&self) -> i32 {
-        self.inner.watch.as_raw_fd()
+        self.inner
+            .pipe
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(-1, |p| p.watch.as_raw_fd())
+    }
+
+    /// Let go of everything: called for a loop that was closed. Pending futures are dropped (they
+    /// hold the loop, which would otherwise never be freed), the socket pair is closed, and later
+    /// completions are discarded.
+    fn close(&self, py: Python<'_>) {
+        let pending = self
+            .inner
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let pipe = self
+            .inner
+            .pipe
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(pipe);
+        // Dropped with the GIL held, so the futures and their loop go now.
+        let _ = py;
+        drop(pending);
     }
 
     /// Resolve every finished future. Runs on the loop's thread.
@@ -72,9 +118,23 @@ impl LoopBridge {
         // Empty the socket before taking the queue: a completion queued after this point either
         // lands in the batch we take or writes a fresh byte that wakes us again.
         let mut buf = [0u8; 256];
-        while matches!((&self.inner.watch).read(&mut buf), Ok(n) if n > 0) {}
-        let batch =
-            std::mem::take(&mut *self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Some(p) = self
+            .inner
+            .pipe
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            while matches!((&p.watch).read(&mut buf), Ok(n) if n > 0) {}
+        }
+        let batch = self
+            .inner
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
         // Every future of the batch gets its result, whatever happens to the others: an error here
         // is reported once, after the loop.
         let mut first_error = None;

@@ -8,6 +8,7 @@ pub mod cert;
 pub mod convert;
 pub mod error;
 pub mod keyring;
+pub mod pylog;
 pub mod redact;
 pub mod secret;
 pub mod vault;
@@ -23,11 +24,13 @@ pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Rust logs go to Python's `logging` (logger objects cached, levels read live so a later
     // `setLevel` takes effect). TLS and Redis internals are chatty at DEBUG and could
     // echo connection details, so they are held to warnings.
-    let _ = pyo3_log::Logger::new(py, pyo3_log::Caching::Loggers)?
-        .filter_target("rustls".to_owned(), LevelFilter::Warn)
-        .filter_target("redis".to_owned(), LevelFilter::Warn)
-        .filter_target("tokio".to_owned(), LevelFilter::Warn)
-        .install();
+    // Wrapped so that an exception a Python handler or filter raises reaches the caller as itself.
+    pylog::install(
+        pyo3_log::Logger::new(py, pyo3_log::Caching::Loggers)?
+            .filter_target("rustls".to_owned(), LevelFilter::Warn)
+            .filter_target("redis".to_owned(), LevelFilter::Warn)
+            .filter_target("tokio".to_owned(), LevelFilter::Warn),
+    );
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use pyo3::IntoPyObjectExt;
 use super::aio::spawn;
 use super::convert::{opt_duration, secret_arg, type_name, TtlParam};
 use super::keyring::Keyring;
+use super::pylog::detach;
 use super::secret::Secret;
 use crate::core::secret::SecretBytes;
 use crate::core::store::url::Options;
@@ -321,7 +322,9 @@ impl Vault {
         ttl: TtlParam,
     ) -> PyResult<()> {
         let secret = secret_arg(secret, "secret")?;
-        Ok(py.detach(|| self.inner.put(name, secret.expose(), ttl.0))?)
+        Ok(detach(py, || {
+            self.inner.put(name, secret.expose(), ttl.0)
+        })??)
     }
 
     #[pyo3(signature = (name, secret, *, ttl = TtlParam::DEFAULT))]
@@ -344,13 +347,13 @@ impl Vault {
     #[pyo3(signature = (mapping, *, ttl = TtlParam::DEFAULT))]
     fn put_many(&self, py: Python<'_>, mapping: &Bound<'_, PyAny>, ttl: TtlParam) -> PyResult<()> {
         let items = items_arg(mapping)?;
-        py.detach(|| {
+        detach(py, || {
             let refs: Vec<(&str, &[u8])> = items
                 .iter()
                 .map(|(n, s)| (n.as_str(), s.expose()))
                 .collect();
             self.inner.put_many(&refs, ttl.0)
-        })?;
+        })??;
         Ok(())
     }
 
@@ -374,7 +377,7 @@ impl Vault {
     }
 
     fn get(&self, py: Python<'_>, name: &str) -> PyResult<Option<Secret>> {
-        Ok(py.detach(|| self.inner.get(name))?.map(Secret::new))
+        Ok(detach(py, || self.inner.get(name))??.map(Secret::new))
     }
 
     fn aget<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
@@ -387,10 +390,10 @@ impl Vault {
     /// A dict of the names found; missing names are left out, as Django's `get_many` does.
     fn get_many(&self, py: Python<'_>, names: &Bound<'_, PyAny>) -> PyResult<Py<PyDict>> {
         let names = names_arg(names)?;
-        let found = py.detach(|| {
+        let found = detach(py, || {
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             self.inner.get_many(&refs)
-        })?;
+        })??;
         secrets_dict(py, &names, found)
     }
 
@@ -413,7 +416,7 @@ impl Vault {
 
     /// The plaintext as `bytes` (not registered with the redactor), or None if missing.
     fn get_bytes(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
-        let value = py.detach(|| self.inner.get(name))?;
+        let value = detach(py, || self.inner.get(name))??;
         Ok(plain_bytes(py, value))
     }
 
@@ -433,10 +436,10 @@ impl Vault {
         skip_undecryptable: bool,
     ) -> PyResult<Py<PyAny>> {
         let names = names_arg(names)?;
-        let found = py.detach(|| {
+        let found = detach(py, || {
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             self.inner.get_many_checked(&refs, skip_undecryptable)
-        })?;
+        })??;
         bytes_dict(py, &names, found)
     }
 
@@ -462,7 +465,7 @@ impl Vault {
     /// Atomically add `delta` to a sealed decimal integer; the new value, or None if missing.
     #[pyo3(signature = (name, delta = Delta(1)), text_signature = "($self, name, delta=1)")]
     fn incr(&self, py: Python<'_>, name: &str, delta: Delta) -> PyResult<Option<i64>> {
-        Ok(py.detach(|| self.inner.incr(name, delta.0))?)
+        Ok(detach(py, || self.inner.incr(name, delta.0))??)
     }
 
     #[pyo3(signature = (name, delta = Delta(1)), text_signature = "($self, name, delta=1)")]
@@ -480,10 +483,10 @@ impl Vault {
     /// Delete several names; returns how many existed.
     fn delete_many(&self, py: Python<'_>, names: &Bound<'_, PyAny>) -> PyResult<u64> {
         let names = names_arg(names)?;
-        Ok(py.detach(|| {
+        Ok(detach(py, || {
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             self.inner.delete_many(&refs)
-        })?)
+        })??)
     }
 
     fn adelete_many<'py>(
@@ -510,7 +513,9 @@ impl Vault {
         ttl: TtlParam,
     ) -> PyResult<bool> {
         let secret = secret_arg(secret, "secret")?;
-        Ok(py.detach(|| self.inner.add(name, secret.expose(), ttl.0))?)
+        Ok(detach(py, || {
+            self.inner.add(name, secret.expose(), ttl.0)
+        })??)
     }
 
     #[pyo3(signature = (name, secret, *, ttl = TtlParam::DEFAULT))]
@@ -533,7 +538,7 @@ impl Vault {
     /// Give `name` a new expiry (`ttl=None`: never expire); True if `name` exists.
     #[pyo3(signature = (name, *, ttl = TtlParam::DEFAULT))]
     fn touch(&self, py: Python<'_>, name: &str, ttl: TtlParam) -> PyResult<bool> {
-        Ok(py.detach(|| self.inner.touch(name, ttl.0))?)
+        Ok(detach(py, || self.inner.touch(name, ttl.0))??)
     }
 
     #[pyo3(signature = (name, *, ttl = TtlParam::DEFAULT))]
@@ -549,7 +554,7 @@ impl Vault {
 
     /// Delete every secret of this namespace (SCAN + UNLINK; never FLUSHDB); returns how many.
     fn clear(&self, py: Python<'_>) -> PyResult<u64> {
-        Ok(py.detach(|| self.inner.clear())?)
+        Ok(detach(py, || self.inner.clear())??)
     }
 
     fn aclear<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -558,7 +563,7 @@ impl Vault {
     }
 
     fn delete(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
-        Ok(py.detach(|| self.inner.delete(name))?)
+        Ok(detach(py, || self.inner.delete(name))??)
     }
 
     fn adelete<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
@@ -567,7 +572,7 @@ impl Vault {
     }
 
     fn exists(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
-        Ok(py.detach(|| self.inner.exists(name))?)
+        Ok(detach(py, || self.inner.exists(name))??)
     }
 
     fn aexists<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
@@ -577,7 +582,7 @@ impl Vault {
 
     /// Seconds left before `name` expires; `math.inf` if it never does; `None` if it is missing.
     fn ttl(&self, py: Python<'_>, name: &str) -> PyResult<Option<f64>> {
-        Ok(ttl_seconds(py.detach(|| self.inner.ttl(name))?))
+        Ok(ttl_seconds(detach(py, || self.inner.ttl(name))??))
     }
 
     fn attl<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
@@ -596,7 +601,7 @@ impl Vault {
         progress: Option<Py<PyAny>>,
     ) -> PyResult<u64> {
         let (mut report, raised) = progress_caller(progress);
-        let result = py.detach(|| self.inner.rewrap(batch_size, &mut report));
+        let result = detach(py, || self.inner.rewrap(batch_size, &mut report))?;
         rewrap_result(result, &raised)
     }
 
@@ -617,7 +622,7 @@ impl Vault {
 
     /// Close the store's connections. Further calls raise `StoreConnectionError`.
     fn close(&self, py: Python<'_>) {
-        py.detach(|| self.inner.close());
+        let _ = detach(py, || self.inner.close());
     }
 
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -40,6 +40,9 @@ pub struct MemoryStore {
     /// Writes since the last sweep of expired entries. Reads expire what they touch; entries
     /// nobody reads again are freed by the sweep, so a stream of short-lived writes stays bounded.
     writes: AtomicUsize,
+    /// Writes that trigger the next sweep: as many as the entries the last sweep left (at least
+    /// [`SWEEP_MIN_WRITES`]), so the map holds at most about twice its live entries plus that.
+    sweep_after: AtomicUsize,
 }
 
 impl MemoryStore {
@@ -56,9 +59,14 @@ impl MemoryStore {
     /// Count `n` writes; sweep out every expired entry once enough have happened.
     fn wrote(&self, map: &mut BTreeMap<Vec<u8>, Entry>, n: usize, now: Instant) {
         let w = self.writes.fetch_add(n, Ordering::Relaxed) + n;
-        if w >= map.len().max(SWEEP_MIN_WRITES) {
+        if w >= self
+            .sweep_after
+            .load(Ordering::Relaxed)
+            .max(SWEEP_MIN_WRITES)
+        {
             self.writes.store(0, Ordering::Relaxed);
             map.retain(|_, e| e.live(now));
+            self.sweep_after.store(map.len(), Ordering::Relaxed);
         }
     }
 
@@ -134,10 +142,11 @@ impl MemoryStore {
     pub fn delete_many(&self, keys: &[Vec<u8>]) -> Result<u64> {
         let now = Instant::now();
         let mut map = self.lock();
-        Ok(keys
+        let deleted = keys
             .iter()
             .filter(|k| map.remove(k.as_slice()).is_some_and(|e| e.live(now)))
-            .count() as u64)
+            .count() as u64;
+        Ok(deleted)
     }
 
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
@@ -157,12 +166,13 @@ impl MemoryStore {
 
     pub fn scan(&self, prefix: &[u8], state: &mut ScanState, count: usize) -> Result<Vec<Vec<u8>>> {
         let now = Instant::now();
-        let map = self.lock();
+        let mut map = self.lock();
         let start = match &state.after {
             Some(k) => Bound::Excluded(k.clone()),
             None => Bound::Included(prefix.to_vec()),
         };
         let mut out = Vec::new();
+        let mut expired = Vec::new();
         let mut last = None;
         let mut iter = map.range((start, Bound::Unbounded));
         for (k, e) in iter.by_ref() {
@@ -173,10 +183,16 @@ impl MemoryStore {
             last = Some(k.clone());
             if e.live(now) {
                 out.push(k.clone());
+            } else {
+                expired.push(k.clone());
             }
             if out.len() >= count.max(1) {
                 break;
             }
+        }
+        // Expired entries the walk passed are freed now (`clear()` walks the whole namespace).
+        for k in &expired {
+            map.remove(k);
         }
         state.started = true;
         if last.is_none() {
@@ -220,6 +236,31 @@ impl MemoryStore {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn expired_entries_nobody_reads_are_swept() {
+        let m = MemoryStore::new();
+        for i in 0..5000u32 {
+            m.set_many(
+                &[(i.to_be_bytes().to_vec(), b"v".to_vec())],
+                Expiry::After(Duration::from_millis(1)),
+            )
+            .unwrap();
+            if i % 1000 == 0 {
+                std::thread::sleep(Duration::from_millis(3));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(3));
+        for i in 0..(2 * SWEEP_MIN_WRITES as u32) {
+            m.set_many(
+                &[(format!("k{i}").into_bytes(), b"v".to_vec())],
+                Expiry::Never,
+            )
+            .unwrap();
+        }
+        // Every 1 ms entry is gone from the map itself, not only hidden from reads.
+        assert_eq!(m.lock().len(), 2 * SWEEP_MIN_WRITES);
+    }
 
     #[test]
     fn expiry_scan_and_swap() {
