@@ -439,3 +439,27 @@ async def test_many_concurrent_agets(use_caches, keyring_text, where) -> None:
     await cache.aset_many({f"k{i}": i for i in range(50)})
     results = await asyncio.gather(*(cache.aget(f"k{i % 60}") for i in range(2000)))
     assert results == [i % 60 if i % 60 < 50 else None for i in range(2000)]
+
+
+def test_many_key_names_match_single_key_names(use_caches, keyring_text) -> None:
+    """The one-pass naming of get_many/set_many/delete_many gives exactly the per-key names."""
+    sets = [
+        ["a", "b:c", "ключ", "emoji-\U0001f511"],
+        ["a", "with space"],
+        ["a", "x" * 260],
+        ["a", "trailing\u3000"],
+        ["a", "tab\t"],
+        [],
+    ]
+    caches = use_caches(
+        default=keyseal_cache("memory://", keyring_text),
+        custom={**keyseal_cache("memory://", keyring_text), "KEY_FUNCTION": lambda k, p, v: f"K|{k}|{v}"},
+    )
+    for alias in ("default", "custom"):
+        cache = caches[alias]
+        for keys in sets:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CacheKeyWarning)
+                for version in (None, 3):
+                    expected = {cache._name(k, version): k for k in keys}
+                    assert cache._names(keys, version) == expected
