@@ -463,3 +463,29 @@ def test_many_key_names_match_single_key_names(use_caches, keyring_text) -> None
                 for version in (None, 3):
                     expected = {cache._name(k, version): k for k in keys}
                     assert cache._names(keys, version) == expected
+
+
+def test_tls_options_pass_through(use_caches, keyring_text, redis_tls) -> None:
+    caches = use_caches(
+        good=keyseal_cache(redis_tls.url, keyring_text, NAMESPACE=ns(), ssl_ca_certs=str(redis_tls.ca_path)),
+        wrong_ca=keyseal_cache(
+            redis_tls.url, keyring_text, NAMESPACE=ns(), ssl_ca_certs=str(redis_tls.other_ca_path)
+        ),
+    )
+    caches["good"].set("k", "over TLS")
+    assert caches["good"].get("k") == "over TLS"
+    with pytest.raises(keyseal.StoreError):
+        caches["wrong_ca"].get("k")
+
+
+def test_cluster_location(use_caches, keyring_text, redis_cluster) -> None:
+    caches = use_caches(default=keyseal_cache(redis_cluster.url, keyring_text, NAMESPACE=ns()))
+    cache = caches["default"]
+    data = {f"key-{i}": i for i in range(50)}  # spread over the cluster's slots
+    assert cache.set_many(data) == []
+    assert cache.get_many(list(data)) == data
+    assert cache.incr("key-7", 3) == 10
+    cache.delete_many(["key-1", "key-2"])
+    assert cache.get_many(["key-1", "key-2", "key-3"]) == {"key-3": 3}
+    cache.clear()
+    assert cache.get_many(list(data)) == {}
