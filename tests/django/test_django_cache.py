@@ -439,3 +439,53 @@ async def test_many_concurrent_agets(use_caches, keyring_text, where) -> None:
     await cache.aset_many({f"k{i}": i for i in range(50)})
     results = await asyncio.gather(*(cache.aget(f"k{i % 60}") for i in range(2000)))
     assert results == [i % 60 if i % 60 < 50 else None for i in range(2000)]
+
+
+def test_many_key_names_match_single_key_names(use_caches, keyring_text) -> None:
+    """The one-pass naming of get_many/set_many/delete_many gives exactly the per-key names."""
+    sets = [
+        ["a", "b:c", "ключ", "emoji-\U0001f511"],
+        ["a", "with space"],
+        ["a", "x" * 260],
+        ["a", "trailing\u3000"],
+        ["a", "tab\t"],
+        [],
+    ]
+    caches = use_caches(
+        default=keyseal_cache("memory://", keyring_text),
+        custom={**keyseal_cache("memory://", keyring_text), "KEY_FUNCTION": lambda k, p, v: f"K|{k}|{v}"},
+    )
+    for alias in ("default", "custom"):
+        cache = caches[alias]
+        for keys in sets:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CacheKeyWarning)
+                for version in (None, 3):
+                    expected = {cache._name(k, version): k for k in keys}
+                    assert cache._names(keys, version) == expected
+
+
+def test_tls_options_pass_through(use_caches, keyring_text, redis_tls) -> None:
+    caches = use_caches(
+        good=keyseal_cache(redis_tls.url, keyring_text, NAMESPACE=ns(), ssl_ca_certs=str(redis_tls.ca_path)),
+        wrong_ca=keyseal_cache(
+            redis_tls.url, keyring_text, NAMESPACE=ns(), ssl_ca_certs=str(redis_tls.other_ca_path)
+        ),
+    )
+    caches["good"].set("k", "over TLS")
+    assert caches["good"].get("k") == "over TLS"
+    with pytest.raises(keyseal.StoreError):
+        caches["wrong_ca"].get("k")
+
+
+def test_cluster_location(use_caches, keyring_text, redis_cluster) -> None:
+    caches = use_caches(default=keyseal_cache(redis_cluster.url, keyring_text, NAMESPACE=ns()))
+    cache = caches["default"]
+    data = {f"key-{i}": i for i in range(50)}  # spread over the cluster's slots
+    assert cache.set_many(data) == []
+    assert cache.get_many(list(data)) == data
+    assert cache.incr("key-7", 3) == 10
+    cache.delete_many(["key-1", "key-2"])
+    assert cache.get_many(["key-1", "key-2", "key-3"]) == {"key-3": 3}
+    cache.clear()
+    assert cache.get_many(list(data)) == {}
