@@ -358,17 +358,16 @@ impl ApiKeys {
         scopes: Option<&Bound<'_, PyAny>>,
         client_cert: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<ApiKey> {
-        // A malformed token or a failing checksum is refused before anything else is extracted
-        // or copied, with no I/O and the GIL kept: this path is what a scanner hammering the
-        // endpoint with guessed tokens costs.
+        let scopes = strings_arg(scopes, "scopes")?;
+        let cert = presented_arg(client_cert)?;
+        // A malformed token or a failing checksum is refused before the token is copied, with
+        // no I/O and the GIL kept: this path is what a scanner guessing tokens costs.
         if let Ok(text) = token.cast::<PyString>() {
             if core::parse(text.to_str()?.as_bytes(), self.inner.prefix()).is_none() {
                 return Err(crate::core::CoreError::InvalidApiKey { certificate: false }.into());
             }
         }
         let token = token_arg(token)?;
-        let scopes = strings_arg(scopes, "scopes")?;
-        let cert = presented_arg(client_cert)?;
         let info = py.detach(|| self.inner.verify(token.expose(), &scopes, presented(&cert)))?;
         Ok(ApiKey::new(info))
     }

@@ -107,3 +107,63 @@ def test_records_are_vault_envelopes(redis_plain: Any) -> None:
     for i in issued:
         assert after.verify(i.token).owner == "alice"
     assert len(after.list("alice")) == 3
+
+
+def test_layout_as_documented_and_tampering(redis_plain: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The record sits at the Vault name ``k:<key_id>`` with the key's TTL; a tampered record is an
+    invalid key (and a warning), never a crash or a pass."""
+    from _vaults import redis_key
+
+    ring = keyseal.Keyring.generate()
+    ns = fresh_namespace()
+    keys = keyseal.ApiKeys(keyseal.Vault(redis_plain.url, keyring=ring), namespace=ns)
+    issued = keys.issue("alice", ttl=100)
+    kid = issued.key.key_id
+    client = redis_plain.client()
+    record = redis_key(ring, "ks", ns, f"k:{kid}")
+    index = redis_key(ring, "ks", ns, "o:alice")
+    assert client.exists(record)
+    assert client.exists(index)
+    assert 99_000 < client.pttl(record) <= 100_000
+    assert client.pttl(index) == -1
+    # the Vault of that namespace reads the index: the owner's key ids, 8 bytes each
+    listed = keyseal.Vault(redis_plain.url, keyring=ring, namespace=ns).get("o:alice")
+    assert listed is not None
+    assert listed.reveal() == kid
+    # tampering: a flipped byte, or another key's record moved here
+    other = keys.issue("bob")
+    moved = client.get(redis_key(ring, "ks", ns, f"k:{other.key.key_id}"))
+    blob = bytearray(client.get(record))
+    blob[-1] ^= 1
+    for bad in (bytes(blob), moved, b"garbage"):
+        client.set(record, bad, keepttl=True)
+        with caplog.at_level("WARNING"), pytest.raises(keyseal.InvalidApiKey):
+            keys.verify(issued.token)
+    assert any("could not be opened" in r.getMessage() for r in caplog.records)
+
+
+def test_concurrent_issues_for_one_owner_all_listed(backend: Any) -> None:
+    """The owner index is a compare-and-swap: threads issuing for the same owner lose nothing."""
+    import threading
+    import uuid
+
+    url = f"memory://{uuid.uuid4().hex}" if backend is None else backend.url
+    keys = keyseal.ApiKeys(
+        keyseal.Vault(url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
+    )
+    issued: list[str] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(10):
+            kid = keys.issue("shared").key.key_id
+            with lock:
+                issued.append(kid)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(k.key_id for k in keys.list("shared")) == sorted(issued)
+    assert len(issued) == 60

@@ -23,7 +23,10 @@ fn build(list: &[String]) -> Arc<AhoCorasick> {
     let pats: Vec<String> = list.iter().map(|p| format!("{p}_")).collect();
     Arc::new(
         AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
+            // Leftmost-first lets the literal prefilter (memchr/memmem for one prefix) skip text
+            // without a candidate; overlapping hits add nothing, since a prefix that ends inside a
+            // longer one (`ks_` in `aks_`) has a word character before it and is refused anyway.
+            .match_kind(MatchKind::LeftmostFirst)
             .build(pats)
             .expect("a few short literals always build"),
     )
@@ -54,7 +57,7 @@ fn word(b: u8) -> bool {
 /// Calls `found(start, end)` for every whole token with a valid checksum.
 pub fn find(data: &[u8], mut found: impl FnMut(usize, usize)) {
     let finder = Arc::clone(&PREFIXES.read().unwrap_or_else(|e| e.into_inner()).finder);
-    for m in finder.find_overlapping_iter(data) {
+    for m in finder.find_iter(data) {
         let (s, e) = (m.start(), m.end() + TAIL_LEN);
         if e > data.len() || (s > 0 && word(data[s - 1])) || data.get(e).is_some_and(|&b| word(b)) {
             continue;
@@ -91,6 +94,10 @@ mod tests {
         assert!(spans(&custom).is_empty());
         register_prefix("acmeco");
         assert_eq!(spans(&custom), vec![(0, custom.len())]);
+        // A prefix ending in another one: the longer token is found, the shorter never.
+        register_prefix("aks");
+        let long = token("aks", 'c');
+        assert_eq!(spans(&format!(" {long} ")), vec![(1, 1 + long.len())]);
     }
 
     #[test]
