@@ -516,7 +516,10 @@ impl ApiKeys {
         let parsed = parse(token, &self.prefix).ok_or_else(invalid)?;
         let key = self.record_key(parsed.key_id);
         let store = self.store()?;
-        let env = store.get_many(std::slice::from_ref(&key))?.pop().flatten();
+        let env = store
+            .get_many(std::slice::from_ref(&key), self.vault.max_envelope_size())?
+            .pop()
+            .flatten();
         let (info, swap) = self.judge(&parsed, key, env, scopes, cert)?;
         self.touch_later(store, swap);
         Ok(info)
@@ -532,7 +535,7 @@ impl ApiKeys {
         let key = self.record_key(parsed.key_id);
         let store = self.store()?;
         let env = store
-            .aget_many(std::slice::from_ref(&key))
+            .aget_many(std::slice::from_ref(&key), self.vault.max_envelope_size())
             .await?
             .pop()
             .flatten();
@@ -642,7 +645,7 @@ impl ApiKeys {
     ) -> Result<(Vec<u8>, Option<Vec<u8>>, Vec<String>)> {
         let key = self.owner_key(owner)?;
         let env = store
-            .aget_many(std::slice::from_ref(&key))
+            .aget_many(std::slice::from_ref(&key), self.vault.max_envelope_size())
             .await?
             .pop()
             .flatten();
@@ -702,7 +705,7 @@ impl ApiKeys {
         let key = self.record_key(key_id);
         let env = self
             .store()?
-            .aget_many(std::slice::from_ref(&key))
+            .aget_many(std::slice::from_ref(&key), self.vault.max_envelope_size())
             .await?
             .pop()
             .flatten();
@@ -721,7 +724,9 @@ impl ApiKeys {
             return Ok(Vec::new());
         }
         let keys: Vec<Vec<u8>> = ids.iter().map(|i| self.record_key(i)).collect();
-        let envs = store.aget_many(&keys).await?;
+        let envs = store
+            .aget_many(&keys, self.vault.max_envelope_size())
+            .await?;
         let mut gone = Vec::new();
         let mut out = Vec::new();
         let now = now_ms();
@@ -769,7 +774,7 @@ impl ApiKeys {
         let key = self.record_key(key_id);
         for _ in 0..CAS_ATTEMPTS {
             let Some(env) = store
-                .aget_many(std::slice::from_ref(&key))
+                .aget_many(std::slice::from_ref(&key), self.vault.max_envelope_size())
                 .await?
                 .pop()
                 .flatten()
