@@ -65,7 +65,9 @@ def stoppable(redis_factory: Any) -> Iterator[Any]:
 def test_a_pooled_connection_waits_one_timeout_on_a_silent_server(stoppable: Any, timeout: float) -> None:
     """The server process is stopped (SIGSTOP): the kernel still accepts connections, nobody answers.
     The pooled connection times out; no retry on a fresh one doubles the wait."""
-    vault = Vault(stoppable.url, keyring=Keyring.generate(), socket_timeout=timeout, socket_connect_timeout=timeout)
+    vault = Vault(
+        stoppable.url, keyring=Keyring.generate(), socket_timeout=timeout, socket_connect_timeout=timeout
+    )
     vault.put("k", "v")  # a pooled connection now exists
     pid = stoppable.process.pid
     os.kill(pid, signal.SIGSTOP)
