@@ -146,13 +146,15 @@ def test_a_child_of_a_child_works(url: str) -> None:
     vault = fresh(url)
     asyncio.run(async_traffic(vault, "top"))
 
+    def grandchild_work(who: str) -> None:
+        sync_traffic(vault, "g" + who)
+        asyncio.run(async_traffic(vault, "g" + who))
+
     def middle(who: str) -> None:
         asyncio.run(async_traffic(vault, who))
         sync_traffic(vault, who)
         if who == "child":
-            both(
-                lambda w: (sync_traffic(vault, "g" + w), asyncio.run(async_traffic(vault, "g" + w))) and None
-            )
+            both(grandchild_work)
 
     both(middle, timeout=120)
     vault.clear()

@@ -19,6 +19,8 @@ use pyo3::sync::PyOnceLock;
 use crate::core::runtime::runtime;
 
 type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+/// Finished work waiting for the loop: the future and what resolves it.
+type Queue = Vec<(Py<PyAny>, Convert)>;
 
 struct Pipe {
     wake: UnixStream,
@@ -27,7 +29,7 @@ struct Pipe {
 
 struct Inner {
     /// `None` once the bridge is closed (its loop closed): completions are then dropped.
-    queue: Mutex<Option<Vec<(Py<PyAny>, Convert)>>>,
+    queue: Mutex<Option<Queue>>,
     /// The socket pair; closed with the bridge, even while tasks still hold this `Inner`.
     pipe: Mutex<Option<Pipe>>,
 }

@@ -360,7 +360,9 @@ impl RedisStore {
                     .set_response_timeout(Some(self.socket_timeout))
                     .set_number_of_retries(1)
                     .set_max_delay(Duration::from_millis(500));
-                ConnectionManager::new_with_config(client.clone(), config).await
+                let m = ConnectionManager::new_with_config(client.clone(), config).await?;
+                log::debug!("opened an async Redis connection to {}", self.where_);
+                Ok::<_, RedisError>(m)
             })
             .await
             .map_err(|e| self.err(&e))?;
