@@ -84,10 +84,11 @@ build-dev: $(VENV)/bin/python ## the extension into .venv, release mode (debug A
 build-prod: $(VENV)/bin/python ## an optimized abi3 wheel in dist/ (profile dist: thin LTO, stripped)
 	$(VENV)/bin/maturin build --profile dist --out dist
 
-# manylinux_2_34: the oldest tag a build on this Debian 12 (glibc 2.36) can honestly claim. Since
-# glibc 2.34 merged libpthread/libdl into libc, anything linked here references GLIBC_2.34 symbol
-# versions (pthread_*, dl*); maturin's compliance check refuses manylinux2014/_2_28 for it. An older
-# tag needs an older sysroot (a manylinux container, or `maturin build --zig`).
+# manylinux_2_34: the oldest tag a build on this Debian 12 (glibc 2.36) can honestly claim. Linked
+# here, the extension references libc symbol versions up to GLIBC_2.34 (glibc 2.34 moved pthread_*
+# and dl* into libc) and libm's GLIBC_2.29; maturin's compliance check refuses manylinux_2_28 and
+# older for exactly that. An older tag needs an older sysroot (a manylinux container, or
+# `maturin build --zig`), neither of which this machine has.
 DIST_COMPAT ?= manylinux_2_34
 DIST_SMOKE_VENV := $(CURDIR)/target/dist-smoke-venv
 

@@ -290,6 +290,7 @@ def audit_probe(
     socket_connect_timeout: float | timedelta | None = None,
     sample: int = 10000,
     rate: float = 1000.0,
+    progress: Callable[[int], object] | None = None,
 ) -> dict[str, Any]:
     """Read-only probes of a Redis deployment (see ``keyseal.audit``); observations, never secrets."""
 @final

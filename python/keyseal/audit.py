@@ -26,7 +26,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,12 +157,20 @@ def grade_for(score: int) -> str:
     return next(g for floor, g in GRADES if score >= floor)
 
 
-def run_audit(url: str, *, sample: int = 10_000, rate: float = 1000.0, **vault_options: Any) -> Report:
+def run_audit(
+    url: str,
+    *,
+    sample: int = 10_000,
+    rate: float = 1000.0,
+    progress: Callable[[int], object] | None = None,
+    **vault_options: Any,
+) -> Report:
     """Probe the Redis at `url` (read-only) and judge it. Takes the Vault's connection options.
 
     Vault-only options (keyring, namespace...) are accepted and ignored, so a Vault's settings
-    can be passed as they are. Raises keyseal's StoreError subclasses when nothing answers and
-    ConfigurationError for bad settings.
+    can be passed as they are. `progress(keys_sampled)` is called after each sampled batch.
+    Raises keyseal's StoreError subclasses when nothing answers and ConfigurationError for bad
+    settings.
     """
     unknown = set(vault_options) - _VAULT_ONLY_OPTIONS - _PROBE_OPTIONS
     if unknown:
@@ -170,7 +178,7 @@ def run_audit(url: str, *, sample: int = 10_000, rate: float = 1000.0, **vault_o
     if sample < 0:
         raise ValueError("sample must be >= 0")
     opts = {k: v for k, v in vault_options.items() if k in _PROBE_OPTIONS and v is not None}
-    observed = audit_probe(url, sample=sample, rate=rate, **opts)
+    observed = audit_probe(url, sample=sample, rate=rate, progress=progress, **opts)
     for node in observed["nodes"]:
         node["local_files"] = _local_persistence_files(node)
     return evaluate(observed)

@@ -663,7 +663,16 @@ fn classify(key: &[u8], value: &[u8], sample: &mut Sample) {
     }
 }
 
-fn probe_sample(conn: &mut Connection, pacer: &mut Pacer, budget: u64, sample: &mut Sample) {
+/// Sample up to `budget` keys; `progress` hears the running total (`before` + this node's) after
+/// every batch and may stop the audit by returning an error.
+fn probe_sample(
+    conn: &mut Connection,
+    pacer: &mut Pacer,
+    budget: u64,
+    sample: &mut Sample,
+    before: u64,
+    progress: &mut dyn FnMut(u64) -> Result<()>,
+) -> Result<()> {
     let mut cursor = "0".to_owned();
     let mut use_getrange = true;
     let count = SCAN_COUNT.to_string();
@@ -688,15 +697,15 @@ fn probe_sample(conn: &mut Connection, pacer: &mut Pacer, budget: u64, sample: &
             }
             Ok(Reply::Ok(_)) => {
                 sample.error = Some("SCAN: unexpected reply".into());
-                return;
+                return Ok(());
             }
             Ok(Reply::Err { code, .. }) => {
                 sample.error = Some(format!("SCAN: {code}"));
-                return;
+                return Ok(());
             }
             Err(e) => {
                 sample.error = Some(io_text(&e));
-                return;
+                return Ok(());
             }
         };
         let room = budget.saturating_sub(sample.scanned) as usize;
@@ -707,7 +716,7 @@ fn probe_sample(conn: &mut Connection, pacer: &mut Pacer, budget: u64, sample: &
                 Ok(v) => v,
                 Err(why) => {
                     sample.error = Some(why);
-                    return;
+                    return Ok(());
                 }
             };
             for (k, v) in keys.iter().zip(values) {
@@ -715,14 +724,15 @@ fn probe_sample(conn: &mut Connection, pacer: &mut Pacer, budget: u64, sample: &
                     classify(k, &v, sample);
                 }
             }
+            progress(before + sample.scanned)?;
         }
         if cursor == "0" {
             // Complete only if this last batch was not cut short by the budget.
             sample.complete = !cut;
-            return;
+            return Ok(());
         }
         if sample.scanned >= budget {
-            return;
+            return Ok(());
         }
     }
 }
@@ -791,7 +801,12 @@ fn cluster_masters(conn: &mut Connection, pacer: &mut Pacer) -> Vec<(String, u16
 }
 
 /// Audit the deployment behind `url_text` with the Vault's connection options.
-pub fn audit(url_text: &str, opts: &Options, limits: &Limits) -> Result<Report> {
+pub fn audit(
+    url_text: &str,
+    opts: &Options,
+    limits: &Limits,
+    progress: &mut dyn FnMut(u64) -> Result<()>,
+) -> Result<Report> {
     let parsed = url::parse(url_text)?;
     let mut checked = opts.clone();
     // An audit reads; a plaintext connection to a remote host is itself a finding, not a refusal.
@@ -855,7 +870,15 @@ pub fn audit(url_text: &str, opts: &Options, limits: &Limits) -> Result<Report> 
                         }
                     }
                 }
-                probe_sample(&mut conn, &mut pacer, budget, &mut nr.sample);
+                let before = limits.sample - budget;
+                probe_sample(
+                    &mut conn,
+                    &mut pacer,
+                    budget,
+                    &mut nr.sample,
+                    before,
+                    progress,
+                )?;
                 budget = budget.saturating_sub(nr.sample.scanned);
             }
             Err(e) => nr.error = Some(e.to_string()),

@@ -2,6 +2,7 @@
 //! and hands their observations to Python (`keyseal/audit.py` judges them) as plain dicts.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -10,6 +11,7 @@ use pyo3::types::{PyDict, PyList};
 use super::convert::{opt_duration, secret_arg};
 use crate::core::audit::{self, Limits, NodeReport, Outcome, Report};
 use crate::core::store::url::Options;
+use crate::core::{CoreError, Result as CoreResult};
 
 fn outcome<'py>(py: Python<'py>, o: &Option<Outcome>) -> PyResult<Bound<'py, PyAny>> {
     match o {
@@ -83,7 +85,7 @@ fn report_dict<'py>(py: Python<'py>, r: &Report) -> PyResult<Bound<'py, PyDict>>
 #[pyo3(signature = (
     url, *, username = None, password = None, ssl_ca_certs = None, ssl_certfile = None,
     ssl_keyfile = None, ssl_check_hostname = None, ssl_cert_reqs = None, socket_timeout = None,
-    socket_connect_timeout = None, sample = 10000, rate = 1000.0,
+    socket_connect_timeout = None, sample = 10000, rate = 1000.0, progress = None,
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn audit_probe<'py>(
@@ -100,6 +102,7 @@ pub fn audit_probe<'py>(
     socket_connect_timeout: Option<&Bound<'py, PyAny>>,
     sample: u64,
     rate: f64,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     if !rate.is_finite() || rate < 0.0 {
         return Err(PyValueError::new_err("rate must be a finite number >= 0"));
@@ -129,6 +132,20 @@ pub fn audit_probe<'py>(
     };
     let limits = Limits { sample, rate };
     let url = url.to_owned();
-    let report = py.detach(move || audit::audit(&url, &options, &limits))?;
-    report_dict(py, &report)
+    // The callback (a progress bar) runs with the GIL re-taken; whatever it raises, Ctrl-C's
+    // KeyboardInterrupt included, stops the audit and is re-raised as itself.
+    let raised: Arc<Mutex<Option<PyErr>>> = Arc::default();
+    let slot = raised.clone();
+    let mut report_progress = move |scanned: u64| -> CoreResult<()> {
+        let Some(cb) = &progress else { return Ok(()) };
+        Python::attach(|py| cb.call1(py, (scanned,)).map(|_| ())).map_err(|e| {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            CoreError::invalid("audit stopped by its progress callback")
+        })
+    };
+    let result = py.detach(move || audit::audit(&url, &options, &limits, &mut report_progress));
+    if let Some(e) = raised.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e);
+    }
+    report_dict(py, &result?)
 }

@@ -384,3 +384,21 @@ def test_renamed_commands_are_not_reported(redis_factory: Any) -> None:
     assert "FLUSHALL" not in evidence
     assert "DEBUG" not in evidence
     assert "FLUSHDB" in evidence
+
+
+def test_progress_callback_counts_and_can_stop_the_audit(noauth: Any) -> None:
+    client = noauth.client()
+    for i in range(250):
+        client.set(f"many:{i}", "x")
+    seen: list[int] = []
+    report = run_audit(noauth.url, rate=0, sample=10_000, progress=seen.append)
+    scanned = report.observations["nodes"][0]["sample"]["scanned"]
+    assert seen
+    assert seen == sorted(seen)
+    assert seen[-1] == scanned >= 250
+
+    def stop(keys: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_audit(noauth.url, rate=0, progress=stop)

@@ -60,9 +60,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
         directory = os.path.dirname(os.path.abspath(args.html))
         if not os.path.isdir(directory):
             raise c.UserError(f"--html {args.html}: no such directory")
-    with c.progress("audit") as bar:
+    with c.progress("audit", total=args.sample or None) as bar:
         bar.update(note="probing (read-only)")
-        report = run_audit(c.url(args), sample=args.sample, rate=args.rate, **opts)
+
+        def sampled(keys: int) -> None:
+            bar.update(completed=keys, note="keys sampled")
+
+        report = run_audit(c.url(args), sample=args.sample, rate=args.rate, progress=sampled, **opts)
+        total = sum(n["sample"]["scanned"] for n in report.observations["nodes"])
+        bar.update(total=total, completed=total, note="keys sampled")
     if args.html:
         try:
             with open(args.html, "w", encoding="utf-8") as fh:
