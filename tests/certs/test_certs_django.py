@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from typing import Any
 
@@ -13,14 +14,16 @@ from cryptography.hazmat.primitives import hashes
 from django.conf import settings
 
 if not settings.configured:
+    # The same process-wide settings as tests/django's conftest (whichever module runs first
+    # configures); everything specific to these tests goes through override_settings below.
+    _apps = ["django.contrib.contenttypes", "django.contrib.auth"]
+    if importlib.util.find_spec("keyseal.django.apps") is not None:
+        _apps.append("keyseal.django")
     settings.configure(
         DEBUG=False,
-        SECRET_KEY="certs-tests-only",
-        ALLOWED_HOSTS=["testserver"],
-        ROOT_URLCONF=__name__,
-        MIDDLEWARE=[],
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"],
-        DATABASES={},
+        SECRET_KEY="keyseal-tests-not-a-secret",
+        INSTALLED_APPS=_apps,
+        ALLOWED_HOSTS=["testserver", "localhost", "127.0.0.1"],
         USE_TZ=True,
     )
     django.setup()

@@ -274,3 +274,74 @@ pub fn hex_lower(bytes: &[u8]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_splitting_keeps_separators_inside_quotes() {
+        let parts = split_quoted(r#"By=a;Subject="CN=x,O=y;z";URI=u"#, ';').unwrap();
+        assert_eq!(parts, vec!["By=a", r#"Subject="CN=x,O=y;z""#, "URI=u"]);
+        assert_eq!(split_quoted(r#"a="b\"c",d"#, ',').unwrap().len(), 2);
+        assert!(split_quoted(r#"a="open"#, ',').is_none());
+    }
+
+    #[test]
+    fn unquoting() {
+        assert_eq!(unquote("bare").as_deref(), Some("bare"));
+        assert_eq!(unquote(r#""a\"b""#).as_deref(), Some(r#"a"b"#));
+        assert_eq!(unquote(r#""unterminated"#), None);
+        assert_eq!(unquote(r#"mid"quote"#), None);
+    }
+
+    #[test]
+    fn percent_decoding_is_strict_and_keeps_plus() {
+        assert_eq!(percent_decode("a+b%2Bc", Proxy::Alb).unwrap(), "a+b+c");
+        for bad in ["%", "%2", "%zz", "ab%g0"] {
+            assert_eq!(
+                percent_decode(bad, Proxy::Nginx).unwrap_err().reason,
+                Reason::Undecodable
+            );
+        }
+        // Escapes that decode to invalid UTF-8 are refused too.
+        assert!(percent_decode("%ff", Proxy::Nginx).is_err());
+    }
+
+    #[test]
+    fn size_and_empty_checks_come_first() {
+        let big = "A".repeat(MAX_HEADER_LEN + 1);
+        assert_eq!(
+            decode(&big, None, Proxy::Traefik).unwrap_err().reason,
+            Reason::TooLarge
+        );
+        // At the limit the value is read (and here refused for what it is, not for its size).
+        let at_limit = "A".repeat(MAX_HEADER_LEN);
+        assert_eq!(
+            decode(&at_limit, None, Proxy::Rfc9440).unwrap_err().reason,
+            Reason::Undecodable
+        );
+        assert!(decode(&at_limit, None, Proxy::Traefik).is_ok());
+        for empty in ["", " \t ", "(null)"] {
+            assert_eq!(
+                decode(empty, None, Proxy::Apache).unwrap_err().reason,
+                Reason::Empty
+            );
+        }
+    }
+
+    #[test]
+    fn envoy_keys_are_case_insensitive_and_unique() {
+        let e = envoy("By=x;cert=\"%ZZ\"").unwrap_err();
+        assert_eq!(e.reason, Reason::Undecodable);
+        let e = envoy("By=x;Hash=00").unwrap_err();
+        assert_eq!(e.reason, Reason::EnvoyNoCert);
+        let e = envoy("Cert=a;CERT=b").unwrap_err();
+        assert_eq!(e.reason, Reason::Undecodable);
+    }
+
+    #[test]
+    fn hex_is_lowercase() {
+        assert_eq!(hex_lower(&[0x00, 0xab, 0x7f]), "00ab7f");
+    }
+}
