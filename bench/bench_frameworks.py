@@ -166,10 +166,17 @@ async def fastapi_rounds(url: str, port: int, concurrency: int, n_rounds: int) -
     await raw.set(NAME, SECRET)
     await raw.set(NAME + ":fernet", FERNET.encrypt(SECRET.encode()))
     await raw.aclose()
+    bare = FastAPI()
+
+    @bare.get("/quote")
+    async def quote_bare() -> dict[str, int]:  # no store at all: what the framework and transport cost
+        return {"n": len(SECRET)}
+
     apps = {
         "keyseal": keyseal_app(url, ring),
         "plain": redis_app(port, fernet=False),
         "fernet": redis_app(port, fernet=True),
+        "bare": bare,
     }
     rates: dict[str, list[float]] = {k: [] for k in apps}
     async with (
@@ -207,6 +214,7 @@ def bench_fastapi(url: str, port: int, concurrency: int, n_rounds: int) -> None:
     label = f"FastAPI {concurrency} concurrent"
     report(label, m["keyseal"], m["plain"], "redis.asyncio GET (pool 50), no encrypt.", 1.0, "req/s")
     report(label, m["keyseal"], m["fernet"], "redis.asyncio GET (pool 50) + Fernet", 1.5, "req/s")
+    print(f"{'(context)':<30} the same endpoint without any store: {m['bare']:,.0f} req/s", flush=True)
 
 
 def main() -> int:

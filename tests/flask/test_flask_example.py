@@ -82,3 +82,6 @@ def test_flask_example(redis_plain: Any, monkeypatch: pytest.MonkeyPatch) -> Non
         ttl = vault.ttl(module.KEY_NAME)
         assert ttl is not None
         assert 3000 < ttl <= 3600
+    module.keyseal_ext.close(app)
+    app.extensions["cache"][module.cache].close()
+    del sys.modules[module.__name__]
