@@ -134,3 +134,21 @@ def test_check_keys_counts_key_ids_read_only(use_caches) -> None:
     out, _ = run("check-keys")
     assert f"{new.primary_id}          10  primary" in out
     assert "rewrap`" not in out
+
+
+@pytest.mark.usefixtures("keyseal_app")
+def test_a_subcommand_plugs_in_with_one_entry(monkeypatch) -> None:
+    """The contract later subcommands (audit, apikey) follow: one SUBCOMMANDS entry."""
+    from keyseal.django.management.commands import keyseal as command_module
+
+    def add_arguments(parser) -> None:
+        parser.add_argument("--name", required=True)
+
+    def hello(command, options) -> None:
+        command.stdout.write(f"hello {options['name']}")
+
+    entry = command_module.Subcommand("say hello", add_arguments, hello)
+    monkeypatch.setitem(command_module.SUBCOMMANDS, "hello", entry)
+    out, _ = run("hello", "--name", "lead")
+    assert out.strip() == "hello lead"
+    assert "hello: say hello" in command_module.Command().help

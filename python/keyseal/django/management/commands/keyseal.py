@@ -197,8 +197,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 
 
 class Command(BaseCommand):
-    help = "keyseal: " + "; ".join(f"{name}: {sub.help}" for name, sub in SUBCOMMANDS.items())
     requires_system_checks: ClassVar[list[str]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Built per instance, so entries added to SUBCOMMANDS after import are listed too.
+        self.help = "keyseal: " + "; ".join(f"{name}: {sub.help}" for name, sub in SUBCOMMANDS.items())
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         subparsers = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
