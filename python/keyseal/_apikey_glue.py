@@ -105,6 +105,11 @@ class SettingCache:
         self._config: object = None
         self._keys: ApiKeys | None = None
 
+    def clear(self) -> None:
+        """Forget the ApiKeys (and so let go of its Vault's connections once nothing else holds them)."""
+        self._config = None
+        self._keys = None
+
     def get(self, config: object, what: Callable[[], str]) -> ApiKeys:
         if config is None:
             raise ConfigurationError(f"no API keys configured: set {what()}")

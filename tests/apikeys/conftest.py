@@ -15,7 +15,20 @@ def fresh_namespace() -> str:
     return f"ak-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(params=["memory", "redis_plain", "redis_cluster"])
+@pytest.fixture(scope="session")
+def apikeys_redis(redis_factory: Any) -> Any:
+    """A redis-server of these tests alone: the Vault's process-wide client for it is never left
+    holding connections that another area's fault test broke by restarting a shared server."""
+    return redis_factory.server("redis_apikeys")
+
+
+@pytest.fixture(scope="session")
+def apikeys_cluster(redis_factory: Any) -> Any:
+    """A 3-master cluster of these tests alone (see apikeys_redis)."""
+    return redis_factory.cluster("redis_cluster_apikeys")
+
+
+@pytest.fixture(params=["memory", "apikeys_redis", "apikeys_cluster"])
 def backend(request: pytest.FixtureRequest) -> Any:
     """None for memory://, else the server fixture."""
     if request.param == "memory":

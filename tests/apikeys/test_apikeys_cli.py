@@ -29,9 +29,9 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def env(redis_plain: Any) -> dict[str, str]:
+def env(apikeys_redis: Any) -> dict[str, str]:
     ring = keyseal.Keyring.generate()
-    return {**os.environ, "KEYSEAL_KEYS": ring.export(), "KEYSEAL_URL": redis_plain.url}
+    return {**os.environ, "KEYSEAL_KEYS": ring.export(), "KEYSEAL_URL": apikeys_redis.url}
 
 
 def test_issue_list_rotate_revoke(env: dict[str, str]) -> None:
@@ -85,7 +85,7 @@ def test_issue_list_rotate_revoke(env: dict[str, str]) -> None:
     assert r.stdout.count("revoked") == 2
 
 
-def test_errors_are_clear(env: dict[str, str], redis_plain: Any) -> None:
+def test_errors_are_clear(env: dict[str, str], apikeys_redis: Any) -> None:
     r = run(env, "issue", "alice", "--scope", "has space")
     assert r.returncode == 2
     assert "scope" in r.stderr
@@ -102,9 +102,9 @@ def test_errors_are_clear(env: dict[str, str], redis_plain: Any) -> None:
     assert "key_id" in r.stderr
 
 
-def test_register_with_a_factory(redis_plain: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_register_with_a_factory(apikeys_redis: Any, capsys: pytest.CaptureFixture[str]) -> None:
     keys = keyseal.ApiKeys(
-        keyseal.Vault(redis_plain.url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
+        keyseal.Vault(apikeys_redis.url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
     )
     parser = argparse.ArgumentParser(prog="manage.py keyseal")
     register(parser.add_subparsers(dest="command", required=True), api_keys=lambda: keys)

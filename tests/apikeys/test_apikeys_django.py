@@ -58,9 +58,9 @@ urlpatterns = [path("plain", plain), path("scoped", scoped), path("async", async
 
 
 @pytest.fixture
-def keys(redis_plain: Any) -> Iterator[keyseal.ApiKeys]:
+def keys(apikeys_redis: Any) -> Iterator[keyseal.ApiKeys]:
     ak = keyseal.ApiKeys(
-        keyseal.Vault(redis_plain.url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
+        keyseal.Vault(apikeys_redis.url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
     )
     with override_settings(
         ROOT_URLCONF=__name__,
@@ -140,17 +140,26 @@ def test_async_view_with_both_clients(keys: keyseal.ApiKeys) -> None:
     assert asyncio.run(run()) == [200, 403, 401]
 
 
-def test_settings_forms(redis_plain: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_forms(apikeys_redis: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     ring = keyseal.Keyring.generate()
     monkeypatch.setenv("KEYSEAL_APIKEYS_TEST_RING", ring.export())
     ns = fresh_namespace()
-    cfg = {"URL": redis_plain.url, "KEYS_ENV": "KEYSEAL_APIKEYS_TEST_RING", "NAMESPACE": ns, "PREFIX": "djt"}
-    issuer = keyseal.ApiKeys(keyseal.Vault(redis_plain.url, keyring=ring), namespace=ns, prefix="djt")
+    cfg = {
+        "URL": apikeys_redis.url,
+        "KEYS_ENV": "KEYSEAL_APIKEYS_TEST_RING",
+        "NAMESPACE": ns,
+        "PREFIX": "djt",
+    }
+    issuer = keyseal.ApiKeys(keyseal.Vault(apikeys_redis.url, keyring=ring), namespace=ns, prefix="djt")
     token = issuer.issue("erin").token.reveal()
     with override_settings(ROOT_URLCONF=__name__, KEYSEAL_API_KEYS=cfg, MIDDLEWARE=[]):
         assert Client().get("/plain", headers={"X-Api-Key": token}).json() == {"owner": "erin"}
     with override_settings(ROOT_URLCONF=__name__, KEYSEAL_API_KEYS=lambda: issuer, MIDDLEWARE=[]):
         assert Client().get("/plain", headers={"X-Api-Key": token}).status_code == 200
+    # leaving override_settings lets the ApiKeys (and its connections) go
+    from keyseal.django import apikeys as glue
+
+    assert glue._cache._keys is None
     with (
         override_settings(ROOT_URLCONF=__name__, KEYSEAL_API_KEYS=42, MIDDLEWARE=[]),
         pytest.raises(keyseal.ConfigurationError, match=r"KEYSEAL_API_KEYS|ApiKeys"),

@@ -53,9 +53,9 @@ urlpatterns = [
 
 
 @pytest.fixture
-def keys(redis_plain: Any) -> Iterator[keyseal.ApiKeys]:
+def keys(apikeys_redis: Any) -> Iterator[keyseal.ApiKeys]:
     ak = keyseal.ApiKeys(
-        keyseal.Vault(redis_plain.url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
+        keyseal.Vault(apikeys_redis.url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
     )
     with override_settings(ROOT_URLCONF=__name__, KEYSEAL_API_KEYS=ak, MIDDLEWARE=[]):
         yield ak

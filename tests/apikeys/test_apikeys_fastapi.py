@@ -20,9 +20,9 @@ from keyseal._fastapi_apikeys import RequireApiKey
 
 
 @pytest.fixture
-def setup(redis_plain: Any) -> tuple[TestClient, keyseal.ApiKeys]:
+def setup(apikeys_redis: Any) -> tuple[TestClient, keyseal.ApiKeys]:
     keys = keyseal.ApiKeys(
-        keyseal.Vault(redis_plain.url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
+        keyseal.Vault(apikeys_redis.url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
     )
     app = FastAPI()
     app.state.keyseal_api_keys = keys

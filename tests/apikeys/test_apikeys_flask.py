@@ -13,9 +13,9 @@ from keyseal._flask_apikeys import require_api_key
 
 
 @pytest.fixture
-def setup(redis_plain: Any) -> tuple[flask.Flask, keyseal.ApiKeys]:
+def setup(apikeys_redis: Any) -> tuple[flask.Flask, keyseal.ApiKeys]:
     keys = keyseal.ApiKeys(
-        keyseal.Vault(redis_plain.url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
+        keyseal.Vault(apikeys_redis.url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
     )
     app = flask.Flask(__name__)
     app.config["KEYSEAL_API_KEYS"] = keys

@@ -36,7 +36,7 @@ def _pieces(token: str, n: int = 12) -> set[bytes]:
     return {token[i : i + n].encode() for i in range(len(token) - n + 1)}
 
 
-@pytest.mark.parametrize("server", ["redis_plain", "redis_cluster"])
+@pytest.mark.parametrize("server", ["apikeys_redis", "apikeys_cluster"])
 def test_keyspace_holds_no_token_nor_any_piece(server: str, request: pytest.FixtureRequest) -> None:
     srv = request.getfixturevalue(server)
     ring = keyseal.Keyring.generate()
@@ -71,14 +71,14 @@ def _calls(client: Any) -> dict[str, int]:
     return {k: v["calls"] for k, v in stats.items() if not k.endswith(("info", "config|resetstat", "config"))}
 
 
-def test_one_command_per_verify_and_none_on_bad_checksum(redis_plain: Any) -> None:
+def test_one_command_per_verify_and_none_on_bad_checksum(apikeys_redis: Any) -> None:
     keys = keyseal.ApiKeys(
-        keyseal.Vault(redis_plain.url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
+        keyseal.Vault(apikeys_redis.url, keyring=keyseal.Keyring.generate()), namespace=fresh_namespace()
     )
     issued = keys.issue("alice")
     keys.verify(issued.token)
     time.sleep(0.2)  # let the first last_used_at write land
-    admin = redis_plain.client()
+    admin = apikeys_redis.client()
     admin.config_resetstat()
     for _ in range(5):
         keys.verify(issued.token)
@@ -94,32 +94,32 @@ def test_one_command_per_verify_and_none_on_bad_checksum(redis_plain: Any) -> No
     assert _calls(admin) == {}
 
 
-def test_records_are_vault_envelopes(redis_plain: Any) -> None:
+def test_records_are_vault_envelopes(apikeys_redis: Any) -> None:
     """A Vault on the API keys namespace rewraps the records; keys verify after the old key retires."""
     ring = keyseal.Keyring.generate()
     ns = fresh_namespace()
-    keys = keyseal.ApiKeys(keyseal.Vault(redis_plain.url, keyring=ring), namespace=ns)
+    keys = keyseal.ApiKeys(keyseal.Vault(apikeys_redis.url, keyring=ring), namespace=ns)
     issued = [keys.issue("alice") for _ in range(3)]
     new_ring = ring.rotated()
-    assert keyseal.Vault(redis_plain.url, keyring=new_ring, namespace=ns).rewrap() == 4  # 3 records + index
+    assert keyseal.Vault(apikeys_redis.url, keyring=new_ring, namespace=ns).rewrap() == 4  # 3 records + index
     retired = new_ring.without(ring.primary_id)
-    after = keyseal.ApiKeys(keyseal.Vault(redis_plain.url, keyring=retired), namespace=ns)
+    after = keyseal.ApiKeys(keyseal.Vault(apikeys_redis.url, keyring=retired), namespace=ns)
     for i in issued:
         assert after.verify(i.token).owner == "alice"
     assert len(after.list("alice")) == 3
 
 
-def test_layout_as_documented_and_tampering(redis_plain: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_layout_as_documented_and_tampering(apikeys_redis: Any, caplog: pytest.LogCaptureFixture) -> None:
     """The record sits at the Vault name ``k:<key_id>`` with the key's TTL; a tampered record is an
     invalid key (and a warning), never a crash or a pass."""
     from _vaults import redis_key
 
     ring = keyseal.Keyring.generate()
     ns = fresh_namespace()
-    keys = keyseal.ApiKeys(keyseal.Vault(redis_plain.url, keyring=ring), namespace=ns)
+    keys = keyseal.ApiKeys(keyseal.Vault(apikeys_redis.url, keyring=ring), namespace=ns)
     issued = keys.issue("alice", ttl=100)
     kid = issued.key.key_id
-    client = redis_plain.client()
+    client = apikeys_redis.client()
     record = redis_key(ring, "ks", ns, f"k:{kid}")
     index = redis_key(ring, "ks", ns, "o:alice")
     assert client.exists(record)
@@ -127,7 +127,7 @@ def test_layout_as_documented_and_tampering(redis_plain: Any, caplog: pytest.Log
     assert 99_000 < client.pttl(record) <= 100_000
     assert client.pttl(index) == -1
     # the Vault of that namespace reads the index: the owner's key ids, 8 bytes each
-    listed = keyseal.Vault(redis_plain.url, keyring=ring, namespace=ns).get("o:alice")
+    listed = keyseal.Vault(apikeys_redis.url, keyring=ring, namespace=ns).get("o:alice")
     assert listed is not None
     assert listed.reveal() == kid
     # tampering: a flipped byte, or another key's record moved here

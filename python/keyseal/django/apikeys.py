@@ -31,6 +31,22 @@ _V = TypeVar("_V", bound=Callable[..., Any])
 _cache = SettingCache()
 
 
+def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    # override_settings and friends: the next request builds the ApiKeys of the new value, and the
+    # old one is let go rather than kept (with its connections) for the life of the process.
+    if setting == "KEYSEAL_API_KEYS":
+        _cache.clear()
+
+
+def _connect() -> None:
+    from django.core.signals import setting_changed  # type: ignore[import-untyped,unused-ignore]
+
+    setting_changed.connect(_setting_changed, dispatch_uid="keyseal.django.apikeys")
+
+
+_connect()
+
+
 def api_keys_from_settings() -> ApiKeys:
     """The ApiKeys the ``KEYSEAL_API_KEYS`` setting describes (built once per setting value)."""
     from django.conf import settings  # type: ignore[import-untyped,unused-ignore]
