@@ -152,3 +152,46 @@ def test_a_subcommand_plugs_in_with_one_entry(monkeypatch) -> None:
     out, _ = run("hello", "--name", "lead")
     assert out.strip() == "hello lead"
     assert "hello: say hello" in command_module.Command().help
+
+
+@pytest.mark.usefixtures("keyseal_app")
+def test_audit_runs_on_the_cache_redis(use_caches, keyring_text, redis_plain, tmp_path) -> None:
+    """``manage.py keyseal audit`` probes the Redis behind the cache alias with its own settings."""
+    import json
+
+    use_caches(default=keyseal_cache(redis_plain.url, keyring_text, NAMESPACE="cmd-audit"))
+    html = tmp_path / "audit.html"
+    out = io.StringIO()
+    # A test server has no password: findings at high or above, so the command must say it failed.
+    with pytest.raises(CommandError, match="findings at or above high"):
+        call_command("keyseal", "audit", "--json", "--sample", "50", "--html", str(html), stdout=out)
+    report = json.loads(out.getvalue())
+    assert isinstance(report["score"], int)
+    assert 0 <= report["score"] < 95
+    assert report["findings"]
+    assert {"id", "severity", "title", "evidence", "remediation"} <= set(report["findings"][0])
+    assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    # --fail-on info would fail too; --fail-on critical only when something critical was found.
+    severities = {f["severity"] for f in report["findings"]}
+    if "critical" not in severities:
+        run("audit", "--sample", "10", "--fail-on", "critical")
+
+
+@pytest.mark.usefixtures("keyseal_app")
+def test_apikey_issue_and_list_through_manage_py(keyring_text, capsys) -> None:
+    import json
+
+    from django.test import override_settings
+
+    ak = keyseal.ApiKeys(keyseal.Vault("memory://", keyring=keyseal.Keyring.from_string(keyring_text)))
+    with override_settings(KEYSEAL_API_KEYS=ak):
+        call_command("keyseal", "apikey", "issue", "grace", "--scope", "read", "--json")
+        issued = json.loads(capsys.readouterr().out)
+        key = ak.verify(issued["token"], scopes=["read"])
+        assert key.owner == "grace"
+        call_command("keyseal", "apikey", "list", "grace")
+        listed = capsys.readouterr().out
+        assert key.key_id in listed
+        assert issued["token"] not in listed
+        with pytest.raises(CommandError, match="apikey revoke"):
+            call_command("keyseal", "apikey", "revoke", "nosuchid")

@@ -189,10 +189,63 @@ def check_keys(command: BaseCommand, options: dict[str, Any]) -> None:
         )
 
 
+# -- audit
+def _audit_arguments(parser: argparse.ArgumentParser) -> None:
+    _cache_argument(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
+    parser.add_argument("--sample", type=int, default=10_000, help="keys to sample (default 10000)")
+    parser.add_argument("--rate", type=float, default=1000.0, help="sampling ops/s (default 1000)")
+    parser.add_argument(
+        "--fail-on",
+        default="high",
+        choices=("critical", "high", "medium", "low", "info"),
+        help="exit non-zero when a finding at or above this severity exists (default high)",
+    )
+
+
+def audit(command: BaseCommand, options: dict[str, Any]) -> None:
+    """Audit the Redis behind a keyseal cache with that cache's own connection settings (read-only)."""
+    import json
+
+    from keyseal.audit import run_audit
+
+    conf = _keyseal_cache(options["cache"]).settings
+    report = run_audit(conf.location, sample=options["sample"], rate=options["rate"], **conf.vault_options)
+    if options["html"]:
+        try:
+            with open(options["html"], "w", encoding="utf-8") as fh:
+                fh.write(report.to_html())
+        except OSError as exc:
+            raise CommandError(f"--html {options['html']}: {exc.strerror}") from None
+    if options["json"]:
+        command.stdout.write(json.dumps(report.to_dict(options["fail_on"]), indent=2))
+    else:
+        command.stdout.write(report.to_text())
+    if report.fails(options["fail_on"]):
+        raise CommandError(f"findings at or above {options['fail_on']}: see the report above")
+
+
+# -- apikey (issue, list, revoke, rotate on the KEYSEAL_API_KEYS setting)
+def _apikey_arguments(parser: argparse.ArgumentParser) -> None:
+    from keyseal.django.apikeys import register_apikey_command
+
+    register_apikey_command(parser.add_subparsers(dest="apikey_command", required=True, metavar="ACTION"))
+
+
+def apikey(command: BaseCommand, options: dict[str, Any]) -> None:
+    """Run the ``keyseal apikey`` action the arguments chose, on the project's ApiKeys."""
+    status = options["func"](argparse.Namespace(**options))
+    if status:
+        raise CommandError(f"apikey {options['apikey_command']}: failed (exit status {status})")
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "keygen": Subcommand("print a new keyring text (KEYSEAL_KEYS)", _keygen_arguments, keygen),
     "rewrap": Subcommand("re-seal a cache's values under the primary key", _rewrap_arguments, rewrap),
     "check-keys": Subcommand("count the key ids a cache's values use", _check_keys_arguments, check_keys),
+    "audit": Subcommand("audit the security posture of a cache's Redis", _audit_arguments, audit),
+    "apikey": Subcommand("issue, list, revoke and rotate API keys", _apikey_arguments, apikey),
 }
 
 
