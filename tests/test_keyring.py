@@ -454,3 +454,22 @@ def test_argon2_releases_the_gil() -> None:
     worker.join()
     assert len(result) == 1
     assert ticks > 10_000, f"the main thread only ran {ticks} times: the GIL was held"
+
+
+def test_only_keeps_one_key_and_the_naming_key() -> None:
+    r1 = Keyring.generate()
+    old_env = r1.seal(b"old")
+    r2 = r1.rotated()
+    new_env = r2.seal(b"new")
+    just_old = r2.only(r1.primary_id)
+    assert just_old.key_ids == [r1.primary_id]
+    assert just_old.open(old_env) == b"old"
+    with pytest.raises(DecryptionError):
+        just_old.open(new_env)
+    assert parse_export(just_old.export()).name_key == parse_export(r2.export()).name_key
+    assert r2.key_ids == [r2.primary_id, r1.primary_id]  # r2 itself is unchanged
+    with pytest.raises(ValueError):
+        r2.only("nothex!!")
+    unknown = "00000000" if "00000000" not in r2.key_ids else "ffffffff"
+    with pytest.raises(ValueError):
+        r2.only(unknown)

@@ -415,6 +415,20 @@ impl Keyring {
         })
     }
 
+    /// A new ring holding only `key_id` (as its primary) and the same naming key, so names do not
+    /// move: opens exactly what that one key sealed (used to count values per key, read-only).
+    pub fn only(&self, key_id: &str) -> Result<Self> {
+        let id =
+            parse_key_id(key_id).ok_or_else(|| CoreError::invalid("a key id is 8 hex digits"))?;
+        let key = self.keys.iter().find(|k| k.id() == id).ok_or_else(|| {
+            CoreError::invalid(format!("no key with id {key_id} in this keyring"))
+        })?;
+        Ok(Self {
+            keys: vec![key.clone()],
+            name_key: self.name_key.clone(),
+        })
+    }
+
     pub fn primary(&self) -> &RingKey {
         &self.keys[0]
     }

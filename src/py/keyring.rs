@@ -134,6 +134,11 @@ impl Keyring {
         Ok(Self::wrap(self.inner.without(key_id)?))
     }
 
+    /// A new keyring of `key_id` alone (same naming key): opens only what that key sealed.
+    fn only(&self, key_id: &str) -> PyResult<Self> {
+        Ok(Self::wrap(self.inner.only(key_id)?))
+    }
+
     #[getter]
     fn primary_id(&self) -> String {
         key_id_hex(&self.inner.primary_id())

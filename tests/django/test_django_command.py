@@ -193,5 +193,5 @@ def test_apikey_issue_and_list_through_manage_py(keyring_text, capsys) -> None:
         listed = capsys.readouterr().out
         assert key.key_id in listed
         assert issued["token"] not in listed
-        with pytest.raises(CommandError, match="apikey revoke"):
+        with pytest.raises(CommandError, match="apikey: failed"):
             call_command("keyseal", "apikey", "revoke", "nosuchid")

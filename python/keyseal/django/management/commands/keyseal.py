@@ -27,6 +27,9 @@ class Subcommand:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     handle: Callable[[BaseCommand, dict[str, Any]], None]
+    # A command group that adds its own parser (the `keyseal apikey` group of the CLI) sets this
+    # instead of add_arguments being called on a parser made here.
+    add_parser: Callable[[Any], None] | None = None
 
 
 def _cache_argument(parser: argparse.ArgumentParser) -> None:
@@ -126,9 +129,7 @@ class _SampleDone(Exception):
 
 def _single_key_ring(ring: Keyring, key_id: str) -> Keyring:
     """``ring`` reduced to one sealing key (the naming key kept, so names do not move)."""
-    parts = ring.export().split(",")
-    kept = [p for p in parts if not p.startswith("key=") or p.startswith(f"key={key_id}:")]
-    return Keyring.from_string(",".join(kept))
+    return ring.only(key_id)
 
 
 def _count_under(conf: Any, key_id: str, sample: int) -> tuple[int, int]:
@@ -227,17 +228,17 @@ def audit(command: BaseCommand, options: dict[str, Any]) -> None:
 
 
 # -- apikey (issue, list, revoke, rotate on the KEYSEAL_API_KEYS setting)
-def _apikey_arguments(parser: argparse.ArgumentParser) -> None:
+def _apikey_parser(subparsers: Any) -> None:
     from keyseal.django.apikeys import register_apikey_command
 
-    register_apikey_command(parser.add_subparsers(dest="apikey_command", required=True, metavar="ACTION"))
+    register_apikey_command(subparsers)
 
 
 def apikey(command: BaseCommand, options: dict[str, Any]) -> None:
     """Run the ``keyseal apikey`` action the arguments chose, on the project's ApiKeys."""
     status = options["func"](argparse.Namespace(**options))
     if status:
-        raise CommandError(f"apikey {options['apikey_command']}: failed (exit status {status})")
+        raise CommandError(f"apikey: failed (exit status {status})")
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
@@ -245,7 +246,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "rewrap": Subcommand("re-seal a cache's values under the primary key", _rewrap_arguments, rewrap),
     "check-keys": Subcommand("count the key ids a cache's values use", _check_keys_arguments, check_keys),
     "audit": Subcommand("audit the security posture of a cache's Redis", _audit_arguments, audit),
-    "apikey": Subcommand("issue, list, revoke and rotate API keys", _apikey_arguments, apikey),
+    "apikey": Subcommand(
+        "issue, list, revoke and rotate API keys", lambda _parser: None, apikey, add_parser=_apikey_parser
+    ),
 }
 
 
@@ -260,7 +263,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         subparsers = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
         for name, sub in SUBCOMMANDS.items():
-            sub.add_arguments(subparsers.add_parser(name, help=sub.help, description=sub.help))
+            if sub.add_parser is not None:
+                sub.add_parser(subparsers)
+            else:
+                sub.add_arguments(subparsers.add_parser(name, help=sub.help, description=sub.help))
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
