@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging as _logging
 
 from keyseal._native import (
-    ClientCertificate,
     ApiKey,
     ApiKeys,
+    ClientCertificate,
     Finding,
     IssuedKey,
     Keyring,
@@ -23,8 +23,8 @@ from keyseal._native import (
     redactor,
 )
 from keyseal.exceptions import (
-    CertificateError,
     ApiKeyError,
+    CertificateError,
     ConfigurationError,
     DecryptionError,
     InsufficientScope,
@@ -38,11 +38,11 @@ from keyseal.exceptions import (
 from keyseal.logging import RedactingFilter
 
 __all__ = [
-    "CertificateError",
-    "ClientCertificate",
     "ApiKey",
     "ApiKeyError",
     "ApiKeys",
+    "CertificateError",
+    "ClientCertificate",
     "ConfigurationError",
     "DecryptionError",
     "Finding",

@@ -8,9 +8,9 @@ from typing import Any, Literal, NoReturn, Protocol, final
 
 __version__: str
 __all__ = [
-    "ClientCertificate",
     "ApiKey",
     "ApiKeys",
+    "ClientCertificate",
     "Finding",
     "IssuedKey",
     "Keyring",
@@ -296,6 +296,7 @@ def audit_probe(
     progress: Callable[[int], object] | None = None,
 ) -> dict[str, Any]:
     """Read-only probes of a Redis deployment (see ``keyseal.audit``); observations, never secrets."""
+
 @final
 class ClientCertificate:
     """A client certificate forwarded by a TLS-terminating proxy (see docs/certificates.md)."""
@@ -355,6 +356,7 @@ class ClientCertificate:
 
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
+
 # ---- API keys (src/py/apikeys.rs)
 
 class _HasFingerprint(Protocol):

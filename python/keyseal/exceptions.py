@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 __all__ = [
-    "CertificateError",
     "ApiKeyError",
+    "CertificateError",
     "ConfigurationError",
     "DecryptionError",
     "InsufficientScope",
@@ -55,6 +55,8 @@ class CertificateError(KeysealError):
 
     The message is fixed: it names the proxy format and the failed check, never the header bytes.
     """
+
+
 class ApiKeyError(KeysealError):
     """An API key was refused (see :class:`InvalidApiKey` and :class:`InsufficientScope`)."""
 
