@@ -84,8 +84,9 @@ def test_every_async_call_on_a_silent_server_is_a_timeout(redis_blackhole: Any) 
 
 def test_password_echoed_by_the_server_is_scrubbed(redis_factory: Any) -> None:
     """A real server that echoes the password back in an error: the password doubles as the one
-    opaque key name the Vault will ask for, and GET is renamed, so Redis answers
-    "unknown command 'GET', with args beginning with: '<the password>'"."""
+    opaque key name the Vault will ask for, and EXISTS is renamed, so Redis answers
+    "unknown command 'EXISTS', with args beginning with: '<the password>'". (Reads go through a
+    bounded-read script, whose first argument is the script, so EXISTS is the probe.)"""
     ring = Keyring.generate()
     empty = redis_factory.server("honest_scrub_probe")
     probe = Vault(empty.url, keyring=ring, namespace="scrub")
@@ -94,11 +95,11 @@ def test_password_echoed_by_the_server_is_scrubbed(redis_factory: Any) -> None:
     probe.close()
     password = key.decode()
     server = redis_factory.server(
-        "honest_scrub", password=password, extra=("--rename-command", "GET", "NOTGET")
+        "honest_scrub", password=password, extra=("--rename-command", "EXISTS", "NOTEXISTS")
     )
     vault = Vault(f"redis://127.0.0.1:{server.port}/0", keyring=ring, namespace="scrub", password=password)
     with pytest.raises(StoreError) as info:
-        vault.get("k")
+        vault.exists("k")
     text = str(info.value) + repr(info.value) + str(info.value.args)
     assert "unknown command" in text, text  # the server did echo its argument
     assert password not in text

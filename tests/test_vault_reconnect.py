@@ -83,3 +83,17 @@ def test_a_pooled_connection_waits_one_timeout_on_a_silent_server(stoppable: Any
     got = vault.get("k")
     assert got is not None
     assert got.reveal() == "v"
+
+
+def test_clear_and_rewrap_survive_an_idle_timeout(idle_server: Any) -> None:
+    """clear() and rewrap() walk the namespace with SCAN on the async client: a connection the
+    server closed while idle is retried once there too (it used to fail with "broken pipe")."""
+    ring = Keyring.generate()
+    vault = Vault(idle_server.url, keyring=ring, namespace="idle-scan", socket_timeout=3.3)
+    vault.put_many({f"k{i}": "v" for i in range(5)})
+    assert vault.clear() == 5  # the async client is connected now
+    vault.put_many({f"k{i}": "v" for i in range(3)})
+    time.sleep(2.2)  # the server closes the idle connection meanwhile
+    assert vault.rewrap() == 0  # already under the primary key: nothing re-sealed, but no error
+    time.sleep(2.2)
+    assert vault.clear() == 3

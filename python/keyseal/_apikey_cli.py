@@ -135,12 +135,26 @@ def _rotate(keys: ApiKeys, args: argparse.Namespace) -> int:
     return 0
 
 
+_EXAMPLE = """example:
+  export KEYSEAL_URL=rediss://cache:6380/0 KEYSEAL_KEYS="$(cat keys.txt)"
+  keyseal apikey issue acme --scope read --scope write --ttl 7776000
+  keyseal apikey list acme --json
+  keyseal apikey rotate 3fZk9QbX --grace 3600
+  keyseal apikey revoke 3fZk9QbX"""
+
+
 def register(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser], *, api_keys: _Factory | None = None
 ) -> None:
     """Add ``apikey`` and its subcommands. With ``api_keys`` (e.g. from Django settings) the store
     options are not offered: the factory decides."""
-    top = subparsers.add_parser("apikey", help="issue, list, revoke and rotate API keys")
+    top = subparsers.add_parser(
+        "apikey",
+        help="issue, list, revoke and rotate API keys",
+        description="Issue, list, revoke and rotate API keys (kept only as keyed digests in sealed records).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_EXAMPLE,
+    )
     sub = top.add_subparsers(dest="apikey_command", required=True)
 
     def add(

@@ -28,7 +28,7 @@ use super::redact::checks::{base62, crc32};
 use super::runtime::runtime;
 use super::secret::SecretBytes;
 use super::store::{Expiry, Store, Swap};
-use super::vault::Vault;
+use super::vault::{vault_context, Vault};
 
 pub const DEFAULT_PREFIX: &str = "ks";
 pub const DEFAULT_NAMESPACE: &str = "apikeys";
@@ -420,10 +420,12 @@ impl ApiKeys {
 
     fn seal(&self, key: &[u8], record: &Record) -> Result<Vec<u8>> {
         let plain = SecretBytes::new(record.encode());
-        self.vault.keyring().seal(plain.expose(), key)
+        self.vault
+            .keyring()
+            .seal(plain.expose(), &vault_context(key))
     }
     fn open(&self, key: &[u8], env: &[u8]) -> Result<Record> {
-        let plain = self.vault.keyring().open(env, key)?;
+        let plain = self.vault.keyring().open(env, &vault_context(key))?;
         Record::decode(plain.expose())
     }
 
@@ -651,7 +653,9 @@ impl ApiKeys {
             .flatten();
         let ids = match &env {
             None => Vec::new(),
-            Some(e) => Self::decode_index(self.vault.keyring().open(e, &key)?.expose())?,
+            Some(e) => {
+                Self::decode_index(self.vault.keyring().open(e, &vault_context(&key))?.expose())?
+            }
         };
         Ok((key, env, ids))
     }
@@ -670,7 +674,10 @@ impl ApiKeys {
                 return Ok(());
             }
             let plain = SecretBytes::new(ids.concat().into_bytes());
-            let new = self.vault.keyring().seal(plain.expose(), &key)?;
+            let new = self
+                .vault
+                .keyring()
+                .seal(plain.expose(), &vault_context(&key))?;
             let done = match env {
                 None => store.aadd(&key, &new, Expiry::Never).await?,
                 Some(old) => {

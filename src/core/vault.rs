@@ -643,7 +643,7 @@ pub fn is_reserved_context(context: &[u8]) -> bool {
     context.starts_with(VAULT_CONTEXT_LABEL)
 }
 
-fn vault_context(key: &[u8]) -> Vec<u8> {
+pub(crate) fn vault_context(key: &[u8]) -> Vec<u8> {
     let mut c = Vec::with_capacity(VAULT_CONTEXT_LABEL.len() + key.len());
     c.extend_from_slice(VAULT_CONTEXT_LABEL);
     c.extend_from_slice(key);

@@ -366,7 +366,9 @@ def test_audit_progress_only_on_a_terminal(noauth: Any) -> None:
     status, out, tty = keyseal_on_tty("audit", noauth.url, "--rate", "0")
     assert status == 1
     assert "audit" in tty
-    assert "probing" in tty
+    # rich redraws at a few Hz, so a short-lived note ("probing") may never be drawn; the final
+    # state is always drawn when the bar stops.
+    assert "keys sampled" in tty
     assert b"KS-AUTH-001" in out
     piped = keyseal("audit", noauth.url, "--rate", "0")
     assert piped.stderr == b""

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 
 import keyseal.fastapi as ksfastapi
@@ -197,21 +197,19 @@ def test_vault_dep_with_client_certificate_dependency(ring: Keyring) -> None:
     pytest.importorskip(
         "keyseal._fastapi_cert", reason="the client-certificate module is merged from its branch"
     )
-    from typing import Annotated
-
-    from fastapi import Depends
-
+    # Dependencies as defaults, not inside Annotated: with postponed annotations FastAPI evaluates
+    # the endpoint's hints in the module's globals, where these local instances are not.
     anonymous_ok = ksfastapi.ClientCertificate(required=False)
     required = ksfastapi.ClientCertificate(required=True)
     app = make_app(keyring=ring)
 
     @app.get("/open")
-    async def open_(vault: VaultDep, cert: Annotated[Any, Depends(anonymous_ok)]) -> dict[str, Any]:
+    async def open_(vault: VaultDep, cert: Any = Depends(anonymous_ok)) -> dict[str, Any]:  # noqa: B008
         await vault.aput("seen", "yes")
         return {"cert": cert is None, "seen": (await vault.aget("seen")) is not None}
 
     @app.get("/closed")
-    async def closed(vault: VaultDep, cert: Annotated[Any, Depends(required)]) -> dict[str, Any]:
+    async def closed(vault: VaultDep, cert: Any = Depends(required)) -> dict[str, Any]:  # noqa: B008
         return {"namespace": vault.namespace}
 
     with TestClient(app) as client:

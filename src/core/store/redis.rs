@@ -574,10 +574,21 @@ impl RedisStore {
         match &self.backend {
             Backend::Single { .. } => {
                 let mut m = self.manager().await?;
-                let (cursor, keys): (u64, Vec<Vec<u8>>) = scan_cmd(state.cursor, prefix, count)
-                    .query_async(&mut m)
-                    .await
-                    .map_err(|e| self.err(&e))?;
+                let cmd = scan_cmd(state.cursor, prefix, count);
+                // SCAN is read-only, so a connection found dead (a restart, an idle cut) is
+                // retried once on the fresh one the manager opens, as `arun` does.
+                let reply: (u64, Vec<Vec<u8>>) = match cmd.query_async(&mut m).await {
+                    Err(e) if is_dead_connection(&e) => {
+                        log::info!(
+                            "the Redis connection to {} was closed ({}); retrying on a fresh one",
+                            self.where_,
+                            e.category()
+                        );
+                        cmd.query_async(&mut m).await.map_err(|e| self.err(&e))?
+                    }
+                    other => other.map_err(|e| self.err(&e))?,
+                };
+                let (cursor, keys) = reply;
                 advance(state, cursor);
                 Ok(keys)
             }
