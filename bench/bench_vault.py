@@ -41,6 +41,9 @@ from _results import Row, finish, record, rounds
 from _servers import ServerConfig, make_tls_certs, start_cluster, start_server, stop_all
 
 VALUE = "v" * 40
+# Generous: on a loaded shared machine a peer's connect must not fail the run (keyseal's defaults
+# are 2 s / 5 s, and it has not failed).
+PEER_TIMEOUTS = {"socket_connect_timeout": 60.0, "socket_timeout": 60.0}
 FERNET = Fernet(Fernet.generate_key())
 
 
@@ -49,7 +52,8 @@ def report(name: str, ours: float, peer: float, peer_name: str, target: float | 
 
 
 def sync_client(port: int, parser: type) -> redis.Redis:
-    return redis.Redis(connection_pool=redis.ConnectionPool(host="127.0.0.1", port=port, parser_class=parser))
+    pool = redis.ConnectionPool(host="127.0.0.1", port=port, parser_class=parser, **PEER_TIMEOUTS)
+    return redis.Redis(connection_pool=pool)
 
 
 def bench_crypto(scale: int, n_rounds: int) -> None:
@@ -152,8 +156,15 @@ def bench_single(url: str, port: int, scale: int, n_rounds: int) -> None:
     report("get_many 100 names", r["ours"], r["hi"], "redis-py+hiredis MGET + 100 Fernet", None)
     py_client.close()
     hi_client.close()
+    vault.close()
 
-    py_client.set("api-f", FERNET.encrypt(VALUE.encode()))
+
+def bench_async(url: str, port: int, n_rounds: int) -> None:
+    vault = keyseal.Vault(url, keyring=keyseal.Keyring.generate(), namespace="bench")
+    vault.put("api", VALUE)
+    client = sync_client(port, _RESP2Parser)
+    client.set("api-f", FERNET.encrypt(VALUE.encode()))
+    client.close()
     r = asyncio.run(gathered(vault, port, n_rounds))
     report("20,000 gathered aget", r["ours"], r["peer"], "redis.asyncio GET+Fernet (pool 50)", 10.0)
     report("20,000 gathered aget", r["ours"], r["hi"], "redis.asyncio+hiredis GET+Fernet (pool 50)", None)
@@ -167,12 +178,22 @@ async def gathered(vault: keyseal.Vault, port: int, n_rounds: int) -> dict[str, 
     clients = {
         "peer": redis_async.Redis(
             connection_pool=redis_async.BlockingConnectionPool(
-                host="127.0.0.1", port=port, max_connections=50, parser_class=_AsyncRESP2Parser
+                host="127.0.0.1",
+                port=port,
+                max_connections=50,
+                timeout=300,  # wait for a free connection, however loaded the machine
+                parser_class=_AsyncRESP2Parser,
+                **PEER_TIMEOUTS,
             )
         ),
         "hi": redis_async.Redis(
             connection_pool=redis_async.BlockingConnectionPool(
-                host="127.0.0.1", port=port, max_connections=50, parser_class=_AsyncHiredisParser
+                host="127.0.0.1",
+                port=port,
+                max_connections=50,
+                timeout=300,  # wait for a free connection, however loaded the machine
+                parser_class=_AsyncHiredisParser,
+                **PEER_TIMEOUTS,
             )
         ),
     }
@@ -249,7 +270,7 @@ def bench_tls(plain_url: str, tls_url: str, ca: str, scale: int, n_rounds: int) 
 def bench_cluster(url: str, nodes: tuple[tuple[str, int], ...], scale: int, n_rounds: int) -> None:
     vault = keyseal.Vault(url, keyring=keyseal.Keyring.generate(), namespace="bench-cluster")
     host, port = nodes[0]
-    client = RedisCluster(host=host, port=port, parser_class=_RESP2Parser)
+    client = RedisCluster(host=host, port=port, parser_class=_RESP2Parser, **PEER_TIMEOUTS)
     names = [f"name-{i}" for i in range(100)]
     vault.put_many(dict.fromkeys(names, VALUE))
     client.mset_nonatomic({n_: FERNET.encrypt(VALUE.encode()) for n_ in names})
@@ -316,22 +337,24 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="short runs (CI smoke)")
     parser.add_argument("--full", action="store_true", help="rewrap over 1,000,000 secrets")
-    parser.add_argument("--only", nargs="*", default=None, help="crypto single tls cluster rewrap")
+    parser.add_argument("--only", nargs="*", default=None, help="crypto single async tls cluster rewrap")
     parser.add_argument("--json", help="append the rows to this JSON file (for bench/chart.py)")
     args = parser.parse_args()
     # Modest by default (a shared machine); --full for the long rewrap run.
     scale, n_rounds = (1, 3) if args.quick else (1, 5)
     rewrap_n = 1_000_000 if args.full else (20_000 if args.quick else 100_000)
-    wanted = set(args.only or ["crypto", "single", "tls", "cluster", "rewrap"])
+    wanted = set(args.only or ["crypto", "single", "async", "tls", "cluster", "rewrap"])
     with tempfile.TemporaryDirectory(prefix="keyseal-bench-") as tmp:
         work = Path(tmp)
         try:
             if "crypto" in wanted:
                 bench_crypto(scale, n_rounds)
-            if wanted & {"single", "tls", "rewrap"}:
+            if wanted & {"single", "async", "tls", "rewrap"}:
                 server = start_server(work / "plain")
                 if "single" in wanted:
                     bench_single(server.url, server.port, scale, n_rounds)
+                if "async" in wanted:
+                    bench_async(server.url, server.port, n_rounds)
                 if "tls" in wanted:
                     certs = make_tls_certs(work / "certs")
                     tls = start_server(work / "tls", ServerConfig(tls=True), certs)

@@ -20,7 +20,12 @@ from matplotlib.ticker import FuncFormatter
 
 def main(src: str, dst: str) -> int:
     data = json.loads(Path(src).read_text())
-    rows = [r for r in data["rows"] if r.get("ratio") is not None and r["bench"] != "redact-footnote"]
+    # Rates only: the recall row is a ratio of percentages, and the footnote peer is no headline.
+    rows = [
+        r
+        for r in data["rows"]
+        if r.get("ratio") is not None and r["bench"] not in ("redact-footnote", "quality")
+    ]
     if not rows:
         print("chart: no rows with a peer", file=sys.stderr)
         return 1

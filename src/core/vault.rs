@@ -823,4 +823,24 @@ mod tests {
             );
         }
     }
+
+    /// Values no key of the ring opens are counted as failed and left alone (found by mutation
+    /// testing: nothing checked the count).
+    #[test]
+    fn rewrap_counts_what_it_cannot_open() {
+        let r1 = Keyring::generate().unwrap();
+        let v1 = shared("rewrap-failed", &r1);
+        for i in 0..5 {
+            v1.put(&format!("n{i}"), b"old", TtlArg::Never).unwrap();
+        }
+        // The same naming key (it outlives rotation), but the key that sealed them is gone.
+        let r2 = r1.rotated().unwrap();
+        let r3 = r2
+            .without(&super::super::keyring::key_id_hex(&r1.primary_id()))
+            .unwrap();
+        let v3 = shared("rewrap-failed", &r3);
+        let s = v3.rewrap(100, &mut |_| Ok(())).unwrap();
+        assert_eq!((s.scanned, s.rewrapped, s.current, s.failed), (5, 0, 0, 5));
+        assert_eq!(v1.get("n0").unwrap().unwrap().expose(), b"old");
+    }
 }
