@@ -264,3 +264,45 @@ def test_cluster_node_outage_and_recovery(redis_factory: Any) -> None:
     # and every slot serves again, the restarted node's included
     vault.put_many({n: n + "-again" for n in names})
     assert vault.get_many(names) == {n: n + "-again" for n in names}
+
+
+def _cluster_ok(cluster: Any, nodes: int = 3) -> bool:
+    for i in range(nodes):
+        try:
+            info = cluster.node_client(i).execute_command("CLUSTER", "INFO")
+        except Exception:
+            return False
+        if isinstance(info, bytes):
+            info = info.decode()
+        text = info if isinstance(info, str) else str(info.get("cluster_state", info))
+        if "cluster_state:ok" not in text and text != "ok":
+            return False
+    return True
+
+
+def test_cluster_first_call_after_a_node_restart_succeeds(redis_factory: Any) -> None:
+    """Once the cluster is healthy again, the first blocking and the first async call on the same
+    Vault succeed: a node connection that died meanwhile is retried once (it used to fail the first
+    call with "broken pipe")."""
+    cluster = least_privilege_cluster(redis_factory, "faults-cluster-first")
+    vault = Vault(cluster.url, keyring=Keyring.generate(), namespace="first-after", **FAST)
+    names = [f"n{i}" for i in range(60)]
+    vault.put_many({n: n for n in names})
+    for round_ in ("blocking", "async"):
+        cluster.processes[1].stop()
+        cluster.start()
+        deadline = time.monotonic() + 20
+        while not _cluster_ok(cluster):
+            assert time.monotonic() < deadline, "the cluster did not recover"
+            time.sleep(0.2)
+        time.sleep(0.5)
+        if round_ == "blocking":
+            vault.put_many({n: n + "-1" for n in names})  # no StoreError on the first call
+            assert vault.get_many(names) == {n: n + "-1" for n in names}
+        else:
+
+            async def first() -> None:
+                await vault.aput_many({n: n + "-2" for n in names})
+
+            asyncio.run(first())
+            assert vault.get_many(names) == {n: n + "-2" for n in names}

@@ -405,11 +405,26 @@ impl RedisStore {
             }
             Backend::Cluster { .. } => {
                 let conn = self.cluster().await?;
-                let values = try_join_all(pipe.cmd_iter().map(|cmd| {
-                    let mut c = conn.clone();
-                    async move { cmd.query_async::<Value>(&mut c).await }
-                }))
-                .await
+                let send = || {
+                    try_join_all(pipe.cmd_iter().map(|cmd| {
+                        let mut c = conn.clone();
+                        async move { cmd.query_async::<Value>(&mut c).await }
+                    }))
+                };
+                let values = match send().await {
+                    // A node's connection died while idle (a restart): the cluster client
+                    // reconnects on its own, so go once more, as on a single server. Every
+                    // command we send is safe to repeat.
+                    Err(e) if is_dead_connection(&e) => {
+                        log::info!(
+                            "a Redis cluster connection ({}) was closed ({}); retrying",
+                            self.where_,
+                            e.category()
+                        );
+                        send().await
+                    }
+                    other => other,
+                }
                 .map_err(|e| self.err(&e))?;
                 T::from_redis_value(Value::Array(values))
                     .map_err(|e| self.err(&RedisError::from(e)))
