@@ -415,7 +415,9 @@ impl RedisStore {
                     // A node's connection died while idle (a restart): the cluster client
                     // reconnects on its own, so go once more, as on a single server. Every
                     // command we send is safe to repeat.
-                    Err(e) if is_dead_connection(&e) => {
+                    // Only a connection that was open and died (broken pipe, reset): while a
+                    // node is down (refused) or slow (timeout) a retry would only double the wait.
+                    Err(e) if is_dead_connection(&e) && !e.is_connection_refusal() => {
                         log::info!(
                             "a Redis cluster connection ({}) was closed ({}); retrying",
                             self.where_,
