@@ -354,3 +354,16 @@ def test_bad_timeouts_are_refused(ring: Keyring, bad: Any) -> None:
         Vault("redis://127.0.0.1:1", keyring=ring, socket_timeout=bad)
     with pytest.raises((ValueError, TypeError)):
         Vault("redis://127.0.0.1:1", keyring=ring, socket_connect_timeout=bad)
+
+
+def test_non_utf8_password_and_url_credentials_are_refused_without_echo() -> None:
+    """Both refusals happen before any copy of the bytes outlives the check (issue 8.18)."""
+    import keyseal
+
+    ring = keyseal.Keyring.generate()
+    with pytest.raises(TypeError, match="password must be UTF-8") as info:
+        keyseal.Vault("redis://127.0.0.1:1/0", keyring=ring, password=b"hunter2\xff")
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(keyseal.ConfigurationError, match="not valid UTF-8") as info2:
+        keyseal.Vault("redis://user:hunter2%FF@127.0.0.1:1/0", keyring=ring)
+    assert "hunter2" not in str(info2.value)

@@ -265,10 +265,10 @@ impl Vault {
             Some(p) if p.is_none() => None,
             Some(p) => {
                 let raw = secret_arg(p, "password")?;
-                Some(zeroize::Zeroizing::new(
-                    String::from_utf8(raw.expose().to_vec())
-                        .map_err(|_| PyTypeError::new_err("password must be UTF-8 text"))?,
-                ))
+                // Check before copying: a failed String::from_utf8 would drop an unwiped copy.
+                let text = std::str::from_utf8(raw.expose())
+                    .map_err(|_| PyTypeError::new_err("password must be UTF-8 text"))?;
+                Some(zeroize::Zeroizing::new(text.to_owned()))
             }
         };
         let options = Options {

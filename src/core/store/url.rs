@@ -90,7 +90,11 @@ fn percent_decode(s: &str) -> Result<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| CoreError::config("URL credentials are not valid UTF-8"))
+    // The decoded bytes may be a password: wipe them when they are not UTF-8, too.
+    String::from_utf8(out).map_err(|e| {
+        drop(Zeroizing::new(e.into_bytes()));
+        CoreError::config("URL credentials are not valid UTF-8")
+    })
 }
 
 fn parse_host_port(hp: &str, default_port: u16) -> Result<(String, u16)> {
