@@ -33,15 +33,6 @@ const DEFAULT_MAX_IDLE: usize = 16;
 
 /// Replace a value only if it is still the one we read, keeping its TTL. This is how `rewrap` stays
 /// safe against writers that race it: a newer value is never overwritten with an older one.
-/// A bounded read: `GETRANGE key 0 LIMIT` returns at most LIMIT + 1 bytes however large the value,
-/// so the caller can refuse an oversized one without it crossing the network whole. GETRANGE
-/// says "" for a missing key; EXISTS tells that apart from an empty string (never one of our
-/// envelopes, so tampering to report, not a miss). `false` becomes a nil reply.
-const READ_SCRIPT: &str = "local out = {} for i, k in ipairs(KEYS) do \
-     local v = redis.call('GETRANGE', k, 0, ARGV[1]) \
-     if v == '' and redis.call('EXISTS', k) == 0 then v = false end \
-     out[i] = v end return out";
-
 const SWAP_SCRIPT: &str = "if redis.call('GETRANGE', KEYS[1], 0, -1) == ARGV[1] then \
      redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0";
 
@@ -443,44 +434,60 @@ impl RedisStore {
         self.arun::<()>(&set_pipe(items, expiry)).await
     }
 
-    /// Values for `keys`, `None` where absent, read with [`READ_SCRIPT`]: a value larger than we
-    /// could have written (someone else's, under our key) costs at most `max_len + 1` bytes of
-    /// memory and traffic, never its whole size. A key that holds another Redis type is
+    /// Values for `keys`, `None` where absent, read with `GETRANGE key 0 max_len`: a value larger
+    /// than we could have written (someone else's, under our key) costs at most `max_len + 1` bytes
+    /// of memory and traffic, never its whole size. A key that holds another Redis type is
     /// tampering, not absence: GETRANGE reports it (WRONGTYPE).
+    ///
+    /// GETRANGE answers "" both for a missing key and for an empty string, and an empty string is
+    /// never one of our envelopes (so it is tampering to report, not a miss). Only keys that read
+    /// "" are asked again, with EXISTS: a hit costs one plain command (a Lua script doing the same
+    /// in one call costs about twice a GET on the server), a miss one more round trip. For a batch
+    /// the pipelined GETRANGEs cost the server about a quarter less CPU than one Lua script that
+    /// runs MGET and cuts each value (measured with 100 keys), at the same wall time.
     pub fn get_many(&self, keys: &[Vec<u8>], max_len: usize) -> Result<Vec<Option<Vec<u8>>>> {
-        Ok(flat(self.run(&self.read_pipe(keys, max_len))?))
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut values: Vec<Vec<u8>> = self.run(&read_pipe(keys, max_len))?;
+        let empty = empty_slots(&values);
+        if !empty.is_empty() {
+            let asked: Vec<Vec<u8>> = empty.iter().map(|&i| keys[i].clone()).collect();
+            let present: Vec<i64> = self.run(&exists_pipe(&asked))?;
+            let again = reread(&empty, &present);
+            let fresh: Vec<Vec<u8>> = if again.is_empty() {
+                Vec::new()
+            } else {
+                let ks: Vec<Vec<u8>> = again.iter().map(|&i| keys[i].clone()).collect();
+                self.run(&read_pipe(&ks, max_len))?
+            };
+            return Ok(settle(&mut values, &empty, &present, &again, fresh));
+        }
+        Ok(values.into_iter().map(Some).collect())
     }
     pub async fn aget_many(
         &self,
         keys: &[Vec<u8>],
         max_len: usize,
     ) -> Result<Vec<Option<Vec<u8>>>> {
-        Ok(flat(self.arun(&self.read_pipe(keys, max_len)).await?))
-    }
-
-    /// One script call for all keys on a single node; one per key on a cluster, where the keys
-    /// may live in different slots.
-    fn read_pipe(&self, keys: &[Vec<u8>], max_len: usize) -> Pipeline {
-        let script = |ks: &[Vec<u8>]| {
-            redis::cmd("EVAL")
-                .arg(READ_SCRIPT)
-                .arg(ks.len())
-                .arg(ks)
-                .arg(max_len)
-                .clone()
-        };
-        let mut p = redis::pipe();
-        match &self.backend {
-            Backend::Single { .. } => {
-                p.add_command(script(keys));
-            }
-            Backend::Cluster { .. } => {
-                for k in keys {
-                    p.add_command(script(std::slice::from_ref(k)));
-                }
-            }
+        if keys.is_empty() {
+            return Ok(Vec::new());
         }
-        p
+        let mut values: Vec<Vec<u8>> = self.arun(&read_pipe(keys, max_len)).await?;
+        let empty = empty_slots(&values);
+        if !empty.is_empty() {
+            let asked: Vec<Vec<u8>> = empty.iter().map(|&i| keys[i].clone()).collect();
+            let present: Vec<i64> = self.arun(&exists_pipe(&asked)).await?;
+            let again = reread(&empty, &present);
+            let fresh: Vec<Vec<u8>> = if again.is_empty() {
+                Vec::new()
+            } else {
+                let ks: Vec<Vec<u8>> = again.iter().map(|&i| keys[i].clone()).collect();
+                self.arun(&read_pipe(&ks, max_len)).await?
+            };
+            return Ok(settle(&mut values, &empty, &present, &again, fresh));
+        }
+        Ok(values.into_iter().map(Some).collect())
     }
 
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
@@ -758,9 +765,61 @@ fn set_pipe(items: &[(Vec<u8>, Vec<u8>)], expiry: Expiry) -> Pipeline {
     p
 }
 
-/// The replies of [`Self::read_pipe`] in key order.
-fn flat(replies: Vec<Vec<Option<Vec<u8>>>>) -> Vec<Option<Vec<u8>>> {
-    replies.into_iter().flatten().collect()
+/// One `GETRANGE key 0 max_len` per key, pipelined (on a cluster each goes to its own node).
+fn read_pipe(keys: &[Vec<u8>], max_len: usize) -> Pipeline {
+    let mut p = redis::pipe();
+    for k in keys {
+        p.cmd("GETRANGE").arg(k).arg(0).arg(max_len);
+    }
+    p
+}
+
+fn exists_pipe(keys: &[Vec<u8>]) -> Pipeline {
+    let mut p = redis::pipe();
+    for k in keys {
+        p.cmd("EXISTS").arg(k);
+    }
+    p
+}
+
+/// Positions whose GETRANGE reply was "": missing, or an empty string.
+fn empty_slots(values: &[Vec<u8>]) -> Vec<usize> {
+    (0..values.len())
+        .filter(|&i| values[i].is_empty())
+        .collect()
+}
+
+/// Of the `empty` positions, those EXISTS found: read them once more, since a writer may have
+/// created the key between our two commands (then the new value is the answer, not "tampering").
+fn reread(empty: &[usize], present: &[i64]) -> Vec<usize> {
+    empty
+        .iter()
+        .zip(present)
+        .filter(|(_, &n)| n > 0)
+        .map(|(&i, _)| i)
+        .collect()
+}
+
+/// The final answers: absent where EXISTS said so, the second read where there was one (an
+/// empty string then stays `Some(empty)`, which the caller reports as tampering).
+fn settle(
+    values: &mut [Vec<u8>],
+    empty: &[usize],
+    present: &[i64],
+    again: &[usize],
+    fresh: Vec<Vec<u8>>,
+) -> Vec<Option<Vec<u8>>> {
+    for (&i, v) in again.iter().zip(fresh) {
+        values[i] = v;
+    }
+    let mut out: Vec<Option<Vec<u8>>> =
+        values.iter_mut().map(|v| Some(std::mem::take(v))).collect();
+    for (&i, &n) in empty.iter().zip(present) {
+        if n == 0 {
+            out[i] = None;
+        }
+    }
+    out
 }
 
 fn swap_pipe(swaps: &[Swap]) -> Pipeline {
