@@ -274,7 +274,9 @@ class Redactor:
     @staticmethod
     def is_sensitive_key(name: str) -> bool: ...
     @staticmethod
-    def catalogue() -> list[tuple[str, list[str], str]]: ...
+    def catalogue() -> list[tuple[str, list[str], str]]:
+        """Every built-in rule as ``(id, anchors, pattern)``; ``keyseal_api_key`` (last) lists the API
+        key prefixes registered so far."""
 
 def redactor() -> Redactor:
     """The process-wide redactor; every revealed ``Secret`` is registered with it."""
