@@ -45,6 +45,13 @@ const READ_SCRIPT: &str = "local out = {} for i, k in ipairs(KEYS) do \
 const SWAP_SCRIPT: &str = "if redis.call('GETRANGE', KEYS[1], 0, -1) == ARGV[1] then \
      redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0";
 
+/// `SWAP_SCRIPT`, then the key's remaining lifetime capped at ARGV[3] ms (PTTL -1: no expiry yet).
+const SWAP_CAPPED_SCRIPT: &str =
+    "if redis.call('GETRANGE', KEYS[1], 0, -1) ~= ARGV[1] then return 0 end \
+     redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') \
+     local t = redis.call('PTTL', KEYS[1]) \
+     if t < 0 or t > tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end return 1";
+
 /// Pooled connections older than this unused are closed rather than reused: NAT tables, proxies
 /// and Redis's own `timeout` drop idle connections, and a dead one costs a failed request (then a
 /// retry) or, if the peer vanished silently, a full `socket_timeout`.
@@ -579,6 +586,18 @@ impl RedisStore {
             .await?
             .into_iter()
             .sum::<i64>() as usize)
+    }
+
+    pub async fn aswap_capped(&self, swap: &Swap, cap: Duration) -> Result<bool> {
+        let cmd = redis::cmd("EVAL")
+            .arg(SWAP_CAPPED_SCRIPT)
+            .arg(1)
+            .arg(&swap.key)
+            .arg(&swap.old)
+            .arg(&swap.new)
+            .arg(cap.as_millis().clamp(1, i64::MAX as u128) as i64)
+            .clone();
+        Ok(self.arun::<(i64,)>(&one(&cmd)).await?.0 == 1)
     }
 
     /// SCAN one page. A cluster is walked node by node: each master's own SCAN cursor, in turn.
