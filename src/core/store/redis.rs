@@ -92,7 +92,9 @@ fn read_pem(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
         .map_err(|e| CoreError::config(format!("cannot read {what} {}: {e}", path.display())))
 }
 
-fn tls_certificates(opts: &Options) -> Result<TlsCertificates> {
+/// The CA, client certificate and key files named in `opts`, read for the redis crate (also used
+/// by the audit's own connections).
+pub(crate) fn tls_certificates(opts: &Options) -> Result<TlsCertificates> {
     let root_cert = opts
         .ssl_ca_certs
         .as_deref()
