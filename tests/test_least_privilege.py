@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from _extra_servers import CLUSTER_RULE, OTHER_DB_EXTRA, SINGLE_NODE_RULE
-from keyseal import Keyring, StoreAuthError, StoreError, Vault
+from keyseal import ApiKeys, Keyring, StoreAuthError, StoreError, Vault
 
 
 def _add_user(clients: list[Any], rule: str) -> str:
@@ -63,6 +63,22 @@ def _cluster_url(server: Any, password: str) -> str:
 def test_single_node_rule_is_sufficient(redis_acl: Any) -> None:
     password = _add_user([redis_acl.admin_client()], SINGLE_NODE_RULE)
     _exercise(_single_url(redis_acl, password), "lp")
+
+
+def test_single_node_rule_covers_api_keys(redis_acl: Any) -> None:
+    """Issue, verify, revoke (its capped-TTL compare-and-swap runs PTTL/PEXPIRE in a script), list."""
+    password = _add_user([redis_acl.admin_client()], SINGLE_NODE_RULE)
+    ring = Keyring.generate()
+    keys = ApiKeys(Vault(_single_url(redis_acl, password), keyring=ring), namespace="lp-keys")
+    issued = keys.issue("owner")
+    assert keys.verify(issued.token).owner == "owner"
+    assert keys.revoke(issued.key.key_id)
+    left = Vault(_single_url(redis_acl, password), keyring=ring, namespace="lp-keys").ttl(
+        f"k:{issued.key.key_id}"
+    )
+    assert left is not None
+    assert left < float("inf")
+    assert [k.revoked for k in keys.list("owner", include_revoked=True)] == [True]
 
 
 def test_another_database_needs_select(redis_acl: Any) -> None:

@@ -274,7 +274,9 @@ class Redactor:
     @staticmethod
     def is_sensitive_key(name: str) -> bool: ...
     @staticmethod
-    def catalogue() -> list[tuple[str, list[str], str]]: ...
+    def catalogue() -> list[tuple[str, list[str], str]]:
+        """Every built-in rule as ``(id, anchors, pattern)``; ``keyseal_api_key`` (last) lists the API
+        key prefixes registered so far."""
 
 def redactor() -> Redactor:
     """The process-wide redactor; every revealed ``Secret`` is registered with it."""
@@ -451,7 +453,9 @@ class ApiKeys:
         """The owner's keys, newest first."""
 
     def alist(self, owner: str, *, include_revoked: bool = False) -> Awaitable[builtins.list[ApiKey]]: ...
-    def revoke(self, key_id: str) -> bool: ...
+    def revoke(self, key_id: str) -> bool:
+        """True if the key was live. Its record stays readable (revoked) for 30 days, then expires."""
+
     def arevoke(self, key_id: str) -> Awaitable[bool]: ...
     def rotate(self, key_id: str, *, grace: float = 0) -> IssuedKey:
         """A new key like the old one; the old token keeps verifying for ``grace`` seconds."""

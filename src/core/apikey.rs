@@ -43,6 +43,13 @@ pub const LAST_USED_EVERY_MS: i64 = 60_000;
 const MAX_SCOPES: usize = 256;
 const MAX_FIELD_BYTES: usize = 1024;
 const CAS_ATTEMPTS: usize = 64;
+/// How long a revoked key's record outlives its revocation (for `list(include_revoked=True)` and
+/// audits) before it expires; a key whose own expiry comes sooner keeps that. Without this, a key
+/// issued without a ttl and then revoked would stay in the store, and in its owner's index, for ever.
+pub const REVOKED_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// `issue` drops the ids of vanished records from the owner's index whenever the index reaches a
+/// multiple of this many ids (`list` always does), so an owner who never lists stays bounded too.
+const PRUNE_EVERY: usize = 32;
 const RECORD_VERSION: u8 = 1;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -606,11 +613,19 @@ impl ApiKeys {
                 continue;
             }
             let info = self.open(&key, &env)?.info;
+            let mut snapshot = Vec::new();
             self.aedit_index(&store, &args.owner, |ids| {
                 ids.push(key_id.clone());
+                snapshot.clone_from(ids);
                 true
             })
             .await?;
+            if snapshot.len().is_multiple_of(PRUNE_EVERY) {
+                // Best effort, like list's: the key is issued whatever happens here.
+                if let Ok(gone) = self.agone(&store, &snapshot).await {
+                    let _ = self.aprune_index(&store, &args.owner, &gone).await;
+                }
+            }
             return Ok(Issued { token, info });
         }
         Err(CoreError::config(
@@ -701,6 +716,32 @@ impl ApiKeys {
         ))
     }
 
+    /// The ids among `ids` whose record is gone (expired, or revoked past the retention).
+    async fn agone(&self, store: &Store, ids: &[String]) -> Result<Vec<String>> {
+        let keys: Vec<Vec<u8>> = ids.iter().map(|i| self.record_key(i)).collect();
+        // One byte of each record is enough to tell which are gone.
+        let found = store.aget_many(&keys, 0).await?;
+        Ok(ids
+            .iter()
+            .zip(found)
+            .filter(|(_, f)| f.is_none())
+            .map(|(i, _)| i.clone())
+            .collect())
+    }
+
+    /// Drop `gone` from the owner's index (nothing to do when it is empty).
+    async fn aprune_index(&self, store: &Store, owner: &str, gone: &[String]) -> Result<()> {
+        if gone.is_empty() {
+            return Ok(());
+        }
+        self.aedit_index(store, owner, |ids| {
+            let before = ids.len();
+            ids.retain(|i| !gone.contains(i));
+            ids.len() != before
+        })
+        .await
+    }
+
     // ---- read --------------------------------------------------------------------------------
 
     pub async fn aget(&self, key_id: &str) -> Result<Option<KeyInfo>> {
@@ -723,7 +764,8 @@ impl ApiKeys {
         runtime().block_on(self.aget(key_id))
     }
 
-    /// The owner's keys, newest first. Ids whose record expired are dropped from the index.
+    /// The owner's keys, newest first. Ids whose record is gone (expired, or revoked more than
+    /// `REVOKED_RETENTION` ago) are dropped from the index.
     pub async fn alist(&self, owner: &str, include_revoked: bool) -> Result<Vec<KeyInfo>> {
         let store = self.store()?;
         let (_, _, ids) = self.aread_index(&store, owner).await?;
@@ -751,16 +793,8 @@ impl ApiKeys {
                 }
             }
         }
-        if !gone.is_empty() {
-            // Best effort: a failed prune is retried by the next list.
-            let _ = self
-                .aedit_index(&store, owner, |ids| {
-                    let before = ids.len();
-                    ids.retain(|i| !gone.contains(i));
-                    ids.len() != before
-                })
-                .await;
-        }
+        // Best effort: a failed prune is retried by the next list.
+        let _ = self.aprune_index(&store, owner, &gone).await;
         out.sort_by(|a, b| {
             b.created_ms
                 .cmp(&a.created_ms)
@@ -776,7 +810,8 @@ impl ApiKeys {
     // ---- revoke and rotate -------------------------------------------------------------------
 
     /// Set the record's revocation time to `at` (keeping an earlier one) with a compare-and-swap
-    /// that keeps the key's TTL. Returns the record as it was, or None if there is none.
+    /// that keeps the key's TTL but caps it at `REVOKED_RETENTION` past the revocation. Returns
+    /// the record as it was, or None if there is none.
     async fn aset_revoked(&self, store: &Store, key_id: &str, at: i64) -> Result<Option<KeyInfo>> {
         let key = self.record_key(key_id);
         for _ in 0..CAS_ATTEMPTS {
@@ -790,17 +825,23 @@ impl ApiKeys {
             };
             let record = self.open(&key, &env)?;
             let mut updated = record.clone();
-            updated.info.revoked_ms = Some(record.info.revoked_ms.map_or(at, |t| t.min(at)));
-            if updated.info.revoked_ms == record.info.revoked_ms {
-                return Ok(Some(record.info));
-            }
-            let new = self.seal(&key, &updated)?;
+            let revoked = record.info.revoked_ms.map_or(at, |t| t.min(at));
+            updated.info.revoked_ms = Some(revoked);
+            // Unchanged (revoked already), the record is still written back with the cap: a
+            // record revoked before the cap existed gets its expiry this way.
+            let new = if updated.info.revoked_ms == record.info.revoked_ms {
+                env.clone()
+            } else {
+                self.seal(&key, &updated)?
+            };
+            let until_revoked = u64::try_from(revoked.saturating_sub(now_ms())).unwrap_or(0);
+            let keep = Duration::from_millis(until_revoked).saturating_add(REVOKED_RETENTION);
             let swap = Swap {
                 key: key.clone(),
                 old: env,
                 new,
             };
-            if store.aswap_many(&[swap]).await? == 1 {
+            if store.aswap_capped(&swap, keep).await? {
                 return Ok(Some(record.info));
             }
         }
@@ -865,6 +906,7 @@ mod tests {
     use super::*;
     use crate::core::keyring::Keyring;
     use crate::core::store::url::Options;
+    use crate::core::store::Ttl;
     use crate::core::vault::VaultConfig;
 
     fn keys(ring: &Keyring, store: &str) -> ApiKeys {
@@ -935,6 +977,67 @@ mod tests {
             .revoked_at(now_ms()));
         assert_eq!(ak.list("alice", true).unwrap().len(), 2);
         assert_eq!(ak.list("alice", false).unwrap().len(), 0);
+    }
+
+    fn remaining(ak: &ApiKeys, key_id: &str) -> Ttl {
+        ak.store().unwrap().ttl(&ak.record_key(key_id)).unwrap()
+    }
+
+    fn index(ak: &ApiKeys, owner: &str) -> Vec<String> {
+        let store = ak.store().unwrap();
+        runtime().block_on(ak.aread_index(&store, owner)).unwrap().2
+    }
+
+    #[test]
+    fn revoked_records_expire_and_vanished_ids_are_pruned() {
+        let ak = keys(&Keyring::generate().unwrap(), "retention");
+        let day = Duration::from_secs(24 * 3600);
+        // No ttl: the record never expires until it is revoked, then after the retention.
+        let a = ak.issue(args("carol", &[])).unwrap().info.key_id;
+        assert_eq!(remaining(&ak, &a), Ttl::Forever);
+        assert!(ak.revoke(&a).unwrap());
+        assert!(matches!(remaining(&ak, &a),
+            Ttl::Remaining(d) if d <= REVOKED_RETENTION && d > REVOKED_RETENTION - day));
+        // A shorter ttl of its own is kept.
+        let mut short = args("carol", &[]);
+        short.ttl = Some(Duration::from_secs(100));
+        let b = ak.issue(short).unwrap().info.key_id;
+        assert!(ak.revoke(&b).unwrap());
+        assert!(matches!(remaining(&ak, &b), Ttl::Remaining(d) if d <= Duration::from_secs(100)));
+        // Rotation: retention counted from the end of the grace.
+        let c = ak.issue(args("carol", &[])).unwrap().info.key_id;
+        ak.rotate(&c, 2 * day).unwrap();
+        assert!(matches!(remaining(&ak, &c),
+            Ttl::Remaining(d) if d > REVOKED_RETENTION + day && d <= REVOKED_RETENTION + 2 * day));
+        // A record revoked with no expiry (as before the cap) gets one when revoked again.
+        let store = ak.store().unwrap();
+        assert!(store.touch(&ak.record_key(&a), Expiry::Never).unwrap());
+        assert!(!ak.revoke(&a).unwrap());
+        assert!(matches!(remaining(&ak, &a), Ttl::Remaining(d) if d <= REVOKED_RETENTION));
+
+        // A vanished record's id leaves the index at the next list.
+        assert_eq!(index(&ak, "carol").len(), 4);
+        assert!(store.delete(&ak.record_key(&a)).unwrap());
+        assert_eq!(index(&ak, "carol").len(), 4);
+        assert_eq!(ak.list("carol", true).unwrap().len(), 3);
+        assert!(!index(&ak, "carol").contains(&a));
+        assert_eq!(index(&ak, "carol").len(), 3);
+    }
+
+    #[test]
+    fn issue_prunes_the_index_every_so_often() {
+        let ak = keys(&Keyring::generate().unwrap(), "prune");
+        let first = ak.issue(args("dave", &[])).unwrap().info.key_id;
+        assert!(ak.store().unwrap().delete(&ak.record_key(&first)).unwrap());
+        for _ in 1..PRUNE_EVERY - 1 {
+            ak.issue(args("dave", &[])).unwrap();
+        }
+        assert_eq!(index(&ak, "dave").len(), PRUNE_EVERY - 1);
+        assert!(index(&ak, "dave").contains(&first));
+        ak.issue(args("dave", &[])).unwrap();
+        let ids = index(&ak, "dave");
+        assert_eq!(ids.len(), PRUNE_EVERY - 1);
+        assert!(!ids.contains(&first));
     }
 
     #[test]

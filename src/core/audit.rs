@@ -14,12 +14,13 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use redis::{
-    Client, ClientTlsConfig, Connection, ConnectionAddr, ConnectionInfo, ConnectionLike,
-    IntoConnectionInfo, RedisConnectionInfo, RedisError, TlsCertificates, Value,
+    Client, Connection, ConnectionAddr, ConnectionInfo, ConnectionLike, IntoConnectionInfo,
+    RedisConnectionInfo, RedisError, Value,
 };
 
 use crate::core::error::{CoreError, Result};
 use crate::core::redact;
+use crate::core::store::redis::tls_certificates;
 use crate::core::store::url::{self, Options, StoreUrl, Target};
 
 /// Passwords tried with `AUTH`: empty, redis.conf's example and the most common defaults. A
@@ -328,29 +329,6 @@ impl Node<'_> {
         }
         CoreError::store(kind, format!("{}:{}: {msg}", self.host, self.port))
     }
-}
-
-fn tls_certificates(opts: &Options) -> Result<TlsCertificates> {
-    let read = |p: &std::path::Path, what: &str| {
-        std::fs::read(p)
-            .map_err(|e| CoreError::config(format!("cannot read {what} {}: {e}", p.display())))
-    };
-    let root_cert = opts
-        .ssl_ca_certs
-        .as_deref()
-        .map(|p| read(p, "ssl_ca_certs"))
-        .transpose()?;
-    let client_tls = match (&opts.ssl_certfile, &opts.ssl_keyfile) {
-        (Some(c), Some(k)) => Some(ClientTlsConfig {
-            client_cert: read(c, "ssl_certfile")?,
-            client_key: read(k, "ssl_keyfile")?,
-        }),
-        _ => None,
-    };
-    Ok(TlsCertificates {
-        client_tls,
-        root_cert,
-    })
 }
 
 /// One raw command, paced.

@@ -8,9 +8,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::convert::{opt_duration, secret_arg};
+use super::convert::ConnectionArgs;
 use crate::core::audit::{self, Limits, NodeReport, Outcome, Report};
-use crate::core::store::url::Options;
 use crate::core::{CoreError, Result as CoreResult};
 
 fn outcome<'py>(py: Python<'py>, o: &Option<Outcome>) -> PyResult<Bound<'py, PyAny>> {
@@ -107,17 +106,8 @@ pub fn audit_probe<'py>(
     if !rate.is_finite() || rate < 0.0 {
         return Err(PyValueError::new_err("rate must be a finite number >= 0"));
     }
-    let password = match password {
-        Some(p) if !p.is_none() => {
-            let raw = secret_arg(p, "password")?;
-            Some(zeroize::Zeroizing::new(
-                String::from_utf8(raw.expose().to_vec())
-                    .map_err(|_| PyValueError::new_err("password must be UTF-8 text"))?,
-            ))
-        }
-        _ => None,
-    };
-    let options = Options {
+    // A plaintext connection to a remote host is a finding of the audit, not a refusal.
+    let options = ConnectionArgs {
         username,
         password,
         ssl_ca_certs,
@@ -125,11 +115,10 @@ pub fn audit_probe<'py>(
         ssl_keyfile,
         ssl_check_hostname,
         ssl_cert_reqs,
-        socket_timeout: opt_duration(socket_timeout, "socket_timeout")?,
-        socket_connect_timeout: opt_duration(socket_connect_timeout, "socket_connect_timeout")?,
-        allow_plaintext: true,
-        max_idle_connections: None,
-    };
+        socket_timeout,
+        socket_connect_timeout,
+    }
+    .options(true, None, PyValueError::new_err::<&'static str>)?;
     let limits = Limits { sample, rate };
     let url = url.to_owned();
     // The callback (a progress bar) runs with the GIL re-taken; whatever it raises, Ctrl-C's

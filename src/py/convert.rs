@@ -1,5 +1,7 @@
-//! Argument conversions shared by the bindings: secret-ish values, durations, TTL arguments.
+//! Argument conversions shared by the bindings: secret-ish values, durations, TTL arguments, the
+//! Redis connection keywords.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -8,6 +10,7 @@ use pyo3::types::{PyBytes, PyString};
 
 use super::secret::Secret;
 use crate::core::secret::SecretBytes;
+use crate::core::store::url::Options;
 use crate::core::vault::TtlArg;
 
 /// Inputs above this size are sealed with the GIL released; below it, releasing costs more than
@@ -93,6 +96,58 @@ pub fn opt_duration(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Op
         None => Ok(None),
         Some(v) if v.is_none() => Ok(None),
         Some(v) => duration_arg(v, what).map(Some),
+    }
+}
+
+/// The connection keywords `Vault(...)` and `audit_probe(...)` both take: credentials, TLS files
+/// and switches, timeouts.
+pub struct ConnectionArgs<'a, 'py> {
+    pub username: Option<String>,
+    pub password: Option<&'a Bound<'py, PyAny>>,
+    pub ssl_ca_certs: Option<PathBuf>,
+    pub ssl_certfile: Option<PathBuf>,
+    pub ssl_keyfile: Option<PathBuf>,
+    pub ssl_check_hostname: Option<bool>,
+    pub ssl_cert_reqs: Option<String>,
+    pub socket_timeout: Option<&'a Bound<'py, PyAny>>,
+    pub socket_connect_timeout: Option<&'a Bound<'py, PyAny>>,
+}
+
+impl ConnectionArgs<'_, '_> {
+    /// The store options. A password that is not UTF-8 is refused with `not_utf8("password must
+    /// be UTF-8 text")` (each caller keeps its own exception type), checked before the bytes are
+    /// copied: a failed `String::from_utf8` would drop an unwiped copy.
+    pub fn options(
+        self,
+        allow_plaintext: bool,
+        max_idle_connections: Option<usize>,
+        not_utf8: fn(&'static str) -> PyErr,
+    ) -> PyResult<Options> {
+        let password = match self.password {
+            Some(p) if !p.is_none() => {
+                let raw = secret_arg(p, "password")?;
+                let text = std::str::from_utf8(raw.expose())
+                    .map_err(|_| not_utf8("password must be UTF-8 text"))?;
+                Some(zeroize::Zeroizing::new(text.to_owned()))
+            }
+            _ => None,
+        };
+        Ok(Options {
+            username: self.username,
+            password,
+            ssl_ca_certs: self.ssl_ca_certs,
+            ssl_certfile: self.ssl_certfile,
+            ssl_keyfile: self.ssl_keyfile,
+            ssl_check_hostname: self.ssl_check_hostname,
+            ssl_cert_reqs: self.ssl_cert_reqs,
+            socket_timeout: opt_duration(self.socket_timeout, "socket_timeout")?,
+            socket_connect_timeout: opt_duration(
+                self.socket_connect_timeout,
+                "socket_connect_timeout",
+            )?,
+            allow_plaintext,
+            max_idle_connections,
+        })
     }
 }
 

@@ -529,18 +529,13 @@ impl Redactor {
         core::is_sensitive_key(name)
     }
 
-    /// The built-in catalogue as (id, anchors, pattern), e.g. for comparisons with `re`.
+    /// The built-in rules as (id, anchors, pattern), e.g. for comparisons with `re`. The last,
+    /// `keyseal_api_key`, lists the API key prefixes registered so far.
     #[staticmethod]
     fn catalogue() -> Vec<(String, Vec<String>, String)> {
-        core::rules::CATALOGUE
-            .iter()
-            .map(|r| {
-                (
-                    r.id.to_owned(),
-                    r.anchors.iter().map(|a| (*a).to_owned()).collect(),
-                    r.pattern.to_owned(),
-                )
-            })
+        core::catalogue()
+            .into_iter()
+            .map(|r| (r.id, r.anchors, r.pattern))
             .collect()
     }
 

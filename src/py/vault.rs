@@ -10,12 +10,11 @@ use pyo3::types::{PyBytes, PyDict, PyInt, PyString};
 use pyo3::IntoPyObjectExt;
 
 use super::aio::spawn;
-use super::convert::{opt_duration, secret_arg, type_name, TtlParam};
+use super::convert::{opt_duration, secret_arg, type_name, ConnectionArgs, TtlParam};
 use super::keyring::Keyring;
 use super::pylog::detach;
 use super::secret::Secret;
 use crate::core::secret::SecretBytes;
-use crate::core::store::url::Options;
 use crate::core::store::Ttl;
 use crate::core::vault::{self as core_vault, RewrapStats, VaultConfig};
 use crate::core::{CoreError, Result as CoreResult};
@@ -260,18 +259,7 @@ impl Vault {
             .get()
             .core()
             .clone();
-        let password = match password {
-            None => None,
-            Some(p) if p.is_none() => None,
-            Some(p) => {
-                let raw = secret_arg(p, "password")?;
-                // Check before copying: a failed String::from_utf8 would drop an unwiped copy.
-                let text = std::str::from_utf8(raw.expose())
-                    .map_err(|_| PyTypeError::new_err("password must be UTF-8 text"))?;
-                Some(zeroize::Zeroizing::new(text.to_owned()))
-            }
-        };
-        let options = Options {
+        let options = ConnectionArgs {
             username,
             password,
             ssl_ca_certs,
@@ -279,11 +267,14 @@ impl Vault {
             ssl_keyfile,
             ssl_check_hostname,
             ssl_cert_reqs,
-            socket_timeout: opt_duration(socket_timeout, "socket_timeout")?,
-            socket_connect_timeout: opt_duration(socket_connect_timeout, "socket_connect_timeout")?,
+            socket_timeout,
+            socket_connect_timeout,
+        }
+        .options(
             allow_plaintext,
             max_idle_connections,
-        };
+            PyTypeError::new_err::<&'static str>,
+        )?;
         let config = VaultConfig {
             namespace: namespace.to_owned(),
             key_prefix: key_prefix.to_owned(),

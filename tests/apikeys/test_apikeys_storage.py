@@ -169,3 +169,63 @@ def test_concurrent_issues_for_one_owner_all_listed(backend: Any) -> None:
         t.join()
     assert sorted(k.key_id for k in keys.list("shared")) == sorted(issued)
     assert len(issued) == 60
+
+
+RETENTION = 30 * 24 * 3600  # docs/apikeys.md: a revoked key's record is kept 30 days
+
+
+def test_revoked_records_get_a_finite_ttl(backend: Any) -> None:
+    """A key issued without ttl and revoked expires RETENTION later (a shorter own ttl is kept);
+    a rotated key's retention starts when its grace ends."""
+    import uuid
+
+    url = f"memory://{uuid.uuid4().hex}" if backend is None else backend.url
+    ring = keyseal.Keyring.generate()
+    ns = fresh_namespace()
+    keys = keyseal.ApiKeys(keyseal.Vault(url, keyring=ring), namespace=ns)
+    raw = keyseal.Vault(url, keyring=ring, namespace=ns)  # the same records, by their Vault names
+    forever = keys.issue("erin").key.key_id
+    assert raw.ttl(f"k:{forever}") == float("inf")
+    assert keys.revoke(forever)
+    left = raw.ttl(f"k:{forever}")
+    assert left is not None
+    assert RETENTION - 60 < left <= RETENTION
+    short = keys.issue("erin", ttl=100).key.key_id
+    assert keys.revoke(short)
+    left = raw.ttl(f"k:{short}")
+    assert left is not None
+    assert 90 < left <= 100
+    rotated = keys.issue("erin").key.key_id
+    keys.rotate(rotated, grace=3600)
+    left = raw.ttl(f"k:{rotated}")
+    assert left is not None
+    assert RETENTION + 3600 - 60 < left <= RETENTION + 3600
+    # still listed while retained, and still refused
+    listed = {k.key_id: k.revoked for k in keys.list("erin", include_revoked=True)}
+    assert listed[forever] is True
+    assert listed[short] is True
+
+
+def test_list_prunes_index_entries_whose_record_vanished(backend: Any) -> None:
+    import uuid
+
+    url = f"memory://{uuid.uuid4().hex}" if backend is None else backend.url
+    ring = keyseal.Keyring.generate()
+    ns = fresh_namespace()
+    keys = keyseal.ApiKeys(keyseal.Vault(url, keyring=ring), namespace=ns)
+    raw = keyseal.Vault(url, keyring=ring, namespace=ns)
+    a, b, c = (keys.issue("frank").key.key_id for _ in range(3))
+    assert keys.revoke(a)
+
+    def index() -> str:
+        secret = raw.get("o:frank")
+        assert secret is not None
+        return secret.reveal()
+
+    assert index() == a + b + c
+    # a's retention ran out, b's record was lost some other way
+    assert raw.delete(f"k:{a}")
+    assert raw.delete(f"k:{b}")
+    assert index() == a + b + c
+    assert [k.key_id for k in keys.list("frank", include_revoked=True)] == [c]
+    assert index() == c

@@ -44,7 +44,9 @@ def assert_user_error(res: subprocess.CompletedProcess[bytes], *fragments: str) 
     return lines[0]
 
 
-def keyseal_on_tty(*args: str, env: Mapping[str, str] | None = None) -> tuple[int, bytes, str]:
+def keyseal_on_tty(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> tuple[int, bytes, str]:
     """Run with stderr on a pseudo-terminal (where progress bars go): (status, stdout, terminal text)."""
     import pty
 
@@ -59,7 +61,7 @@ def keyseal_on_tty(*args: str, env: Mapping[str, str] | None = None) -> tuple[in
         env=full,
     )
     os.close(child)
-    out, _ = proc.communicate(timeout=120)
+    out, _ = proc.communicate(timeout=timeout)
     chunks = []
     while True:
         try:

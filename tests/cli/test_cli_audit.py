@@ -404,3 +404,11 @@ def test_progress_callback_counts_and_can_stop_the_audit(noauth: Any) -> None:
 
     with pytest.raises(KeyboardInterrupt):
         run_audit(noauth.url, rate=0, progress=stop)
+
+
+def test_probe_refuses_a_non_utf8_password_without_echo() -> None:
+    """audit_probe shares the Vault's connection-keyword conversion (src/py/convert.rs) but keeps
+    its ValueError; nothing is contacted."""
+    with pytest.raises(ValueError, match="password must be UTF-8") as info:
+        audit_probe("redis://127.0.0.1:1/0", password=b"hunter2\xff", sample=0, rate=0)
+    assert "hunter2" not in str(info.value)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _cli_helpers import assert_user_error, keyseal
+from _cli_helpers import assert_user_error, keyseal, keyseal_on_tty
 
 import keyseal as ks
 from keyseal import cli
@@ -160,34 +160,10 @@ def test_rewrap_exit_codes(store: dict[str, str]) -> None:
 
 
 def test_rewrap_progress_bar_only_on_a_terminal(store: dict[str, str]) -> None:
-    import pty
-
     for i in range(3):
         keyseal("put", f"p{i}", *ns(store), stdin=b"value-xyz", env=store)
-    parent, child = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYSEAL_")}
-    env.update(store, COLUMNS="100")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "keyseal", "rewrap", *ns(store)],
-        stdout=subprocess.PIPE,
-        stderr=child,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
-    os.close(child)
-    out, _ = proc.communicate(timeout=60)
-    chunks = []
-    while True:
-        try:
-            data = os.read(parent, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(parent)
-    tty_err = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 0
+    status, out, tty_err = keyseal_on_tty("rewrap", *ns(store), env=store, timeout=60)
+    assert status == 0
     assert "rewrap" in tty_err, tty_err
     assert "━" in tty_err, tty_err  # rich's bar
     assert b"re-sealed" in out

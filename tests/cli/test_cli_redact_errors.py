@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from _cli_helpers import assert_user_error, keyseal
 
+from keyseal import ApiKeys, Keyring, Vault
+
 # `password=` pairs are matched by key name.
 LINE = b"login ok password=hunter2-very-secret user=bob\n"
 
@@ -46,6 +48,22 @@ def test_disable_a_rule_and_unknown_rule() -> None:
     assert b"hunter2-very-secret" in res.stdout
     assert_user_error(keyseal("redact", "--disable", "no_such_rule", stdin=LINE), "--disable", "no_such_rule")
     assert_user_error(keyseal("scan", "--disable", "no_such_rule", stdin=LINE), "--disable")
+
+
+def test_disable_the_api_key_rule() -> None:
+    # A real token from an ApiKeys in this process; the CLI subprocess knows the `ks` prefix.
+    keys = ApiKeys(Vault("memory://", keyring=Keyring.generate()))
+    token = keys.issue("cli").token.reveal().encode()
+    line = b"key " + token + b" end\n"
+    on = keyseal("redact", stdin=line)
+    assert on.returncode == 0, on.stderr
+    assert on.stdout == b"key [REDACTED:keyseal_api_key] end\n"
+    assert keyseal("scan", stdin=line).returncode == 1
+    off = keyseal("redact", "--disable", "keyseal_api_key", stdin=line)
+    assert off.returncode == 0, off.stderr
+    assert off.stdout == line
+    scan = keyseal("scan", "--disable", "keyseal_api_key", stdin=line)
+    assert (scan.returncode, scan.stdout) == (0, b"")
 
 
 def test_missing_input_file_exits_2(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 //! keyseal's own API key tokens (`<prefix>_<46 base62>` with a CRC-32 over the body), for every
 //! prefix an `ApiKeys` in this process uses plus the default `ks`.
 //!
-//! Prefixes are only known at run time, so this is not a catalogue rule (whose anchors are fixed
-//! when a redactor is built): one small process-wide automaton of `<prefix>_` literals is
-//! rebuilt when a prefix is added, and every redactor runs it. A hit counts only with word
-//! boundaries on both sides and a correct checksum, so random text is never reported.
+//! Prefixes are only known at run time, so this rule is not in the static `CATALOGUE` (whose
+//! anchors are fixed when a redactor is built): one small process-wide automaton of `<prefix>_`
+//! literals is rebuilt when a prefix is added, and every redactor that has not disabled the rule
+//! runs it. A hit counts only with word boundaries on both sides and a correct checksum, so
+//! random text is never reported. It is still listed and disabled like a catalogue rule.
 
 use std::sync::{Arc, LazyLock, RwLock};
 
@@ -48,6 +49,24 @@ pub fn register_prefix(prefix: &str) {
         p.list.push(prefix.to_owned());
         p.finder = build(&p.list);
     }
+}
+
+/// The prefixes recognised so far, in registration order (`ks` first).
+pub fn prefixes() -> Vec<String> {
+    PREFIXES
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .list
+        .clone()
+}
+
+/// A regex for the token shape of `prefixes`, for listings and for tools that only have a regex
+/// engine: the secret is group `s`. The checksum is not expressed (the engine verifies it).
+pub fn pattern(prefixes: &[String]) -> String {
+    format!(
+        r"\b(?P<s>(?:{})_[0-9A-Za-z]{{{TAIL_LEN}}})\b",
+        prefixes.join("|")
+    )
 }
 
 fn word(b: u8) -> bool {
@@ -98,6 +117,16 @@ mod tests {
         register_prefix("aks");
         let long = token("aks", 'c');
         assert_eq!(spans(&format!(" {long} ")), vec![(1, 1 + long.len())]);
+    }
+
+    #[test]
+    fn listing_pattern_matches_a_token() {
+        let re = regex_automata::meta::Regex::new(&pattern(&["ks".into(), "zz".into()])).unwrap();
+        let t = token("ks", 'q');
+        let m = re.find(format!(" {t} ").as_bytes()).unwrap();
+        assert_eq!((m.start(), m.end()), (1, 1 + t.len()));
+        assert!(re.find(format!("x{t}").as_bytes()).is_none());
+        assert!(prefixes().iter().any(|p| p == DEFAULT_PREFIX));
     }
 
     #[test]

@@ -181,8 +181,8 @@ pub struct Redactor {
     use_global_known: bool,
     mode: Mode,
     known_rule: usize,
-    /// keyseal's own API key tokens (see `apikey`).
-    api_key_rule: usize,
+    /// keyseal's own API key tokens (see `apikey`); `None` when that rule is disabled.
+    api_key_rule: Option<usize>,
 }
 
 impl fmt::Debug for Redactor {
@@ -211,7 +211,7 @@ fn group(re: &Regex, name: &str) -> Option<usize> {
 impl Redactor {
     pub fn new(config: Config) -> Result<Self, RedactError> {
         for id in &config.disabled {
-            if !CATALOGUE.iter().any(|r| r.id == id) {
+            if !is_builtin(id) {
                 return Err(RedactError::UnknownRule(id.clone()));
             }
         }
@@ -245,9 +245,16 @@ impl Redactor {
                 def.check,
             ));
         }
+        let api_key_off = config.disabled.iter().any(|d| d == apikey::RULE_ID);
         let mut full_scan = Vec::new();
         for c in &config.custom {
-            if c.id.is_empty() || c.id == KNOWN_RULE_ID || rules.iter().any(|r| *r.id == c.id) {
+            // A disabled built-in rule's id is free for a replacement, as before.
+            let api_key_taken = c.id == apikey::RULE_ID && !api_key_off;
+            if c.id.is_empty()
+                || c.id == KNOWN_RULE_ID
+                || api_key_taken
+                || rules.iter().any(|r| *r.id == c.id)
+            {
                 return Err(RedactError::DuplicateRule(c.id.clone()));
             }
             if !c
@@ -280,8 +287,12 @@ impl Redactor {
         }
         let known_rule = rules.len();
         rules.push(Rule::new(KNOWN_RULE_ID.into(), None, 0, 0, Check::None));
-        let api_key_rule = rules.len();
-        rules.push(Rule::new(apikey::RULE_ID.into(), None, 0, 0, Check::None));
+        let api_key_rule = if api_key_off {
+            None
+        } else {
+            rules.push(Rule::new(apikey::RULE_ID.into(), None, 0, 0, Check::None));
+            Some(rules.len() - 1)
+        };
 
         // One automaton entry per distinct anchor (ignoring ASCII case); each remembers which
         // rules it wakes and whether they want the exact case.
@@ -578,13 +589,9 @@ impl Redactor {
             }
         }
         // Before known values: a revealed token is reported as what it is.
-        apikey::find(data, |start, end| {
-            spans.push(Span {
-                start,
-                end,
-                rule: self.api_key_rule,
-            })
-        });
+        if let Some(rule) = self.api_key_rule {
+            apikey::find(data, |start, end| spans.push(Span { start, end, rule }));
+        }
         let mut kv = Vec::new();
         if let Some(m) = self.known.matcher() {
             m.find(data, &mut kv);
@@ -1095,6 +1102,40 @@ static GLOBAL: LazyLock<Redactor> = LazyLock::new(|| {
 });
 
 /// The process-wide redactor: default catalogue, fed by every revealed `Secret`.
+/// Whether `id` names a built-in rule, which `Config::disabled` may switch off.
+pub fn is_builtin(id: &str) -> bool {
+    id == apikey::RULE_ID || CATALOGUE.iter().any(|r| r.id == id)
+}
+
+/// One built-in rule as listed to users: its literal anchors and a regex whose group `s` is the
+/// secret (empty for rules matched by hand).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub id: String,
+    pub anchors: Vec<String>,
+    pub pattern: String,
+}
+
+/// Every built-in rule: the static catalogue, then keyseal's API key tokens for the prefixes
+/// registered in this process so far.
+pub fn catalogue() -> Vec<Listed> {
+    let mut out: Vec<Listed> = CATALOGUE
+        .iter()
+        .map(|r| Listed {
+            id: r.id.to_owned(),
+            anchors: r.anchors.iter().map(|a| (*a).to_owned()).collect(),
+            pattern: r.pattern.to_owned(),
+        })
+        .collect();
+    let prefixes = apikey::prefixes();
+    out.push(Listed {
+        id: apikey::RULE_ID.to_owned(),
+        anchors: prefixes.iter().map(|p| format!("{p}_")).collect(),
+        pattern: apikey::pattern(&prefixes),
+    });
+    out
+}
+
 pub fn global() -> &'static Redactor {
     &GLOBAL
 }

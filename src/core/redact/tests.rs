@@ -417,6 +417,53 @@ fn disable_and_custom_rules() {
 }
 
 #[test]
+fn api_key_rule_is_listed_and_can_be_disabled() {
+    let body = format!("ks_{}", "k".repeat(40));
+    let token = format!(
+        "{body}{}",
+        String::from_utf8(crate::core::apikey::checksum(body.as_bytes())).unwrap()
+    );
+    let text = format!("got {token} back");
+    let on = redactor();
+    assert_eq!(ids(&on, &text), vec![apikey::RULE_ID]);
+    assert!(on.rule_ids().iter().any(|i| &**i == apikey::RULE_ID));
+
+    let off = Redactor::new(Config {
+        disabled: vec![apikey::RULE_ID.into()],
+        use_global_known: false,
+        ..Config::default()
+    })
+    .unwrap();
+    assert!(off.scan(text.as_bytes()).is_empty());
+    assert_eq!(red(&off, &text), text);
+    assert!(!off.rule_ids().iter().any(|i| &**i == apikey::RULE_ID));
+
+    let listed = catalogue();
+    assert_eq!(listed.len(), CATALOGUE.len() + 1);
+    let last = listed.last().unwrap();
+    assert_eq!(last.id, apikey::RULE_ID);
+    assert!(last.anchors.iter().any(|a| a == "ks_"));
+    assert!(is_builtin(apikey::RULE_ID) && is_builtin("jwt") && !is_builtin(KNOWN_RULE_ID));
+
+    // The id is taken while the rule is on; disabled, a custom rule may replace it.
+    let custom = |disabled: Vec<String>| {
+        Redactor::new(Config {
+            disabled,
+            custom: vec![CustomRule {
+                id: apikey::RULE_ID.into(),
+                pattern: r"\bks_[0-9A-Za-z]{46}\b".into(),
+                anchors: vec!["ks_".into()],
+            }],
+            use_global_known: false,
+            ..Config::default()
+        })
+    };
+    assert!(matches!(custom(vec![]), Err(RedactError::DuplicateRule(_))));
+    let replaced = custom(vec![apikey::RULE_ID.into()]).unwrap();
+    assert_eq!(ids(&replaced, &text), vec![apikey::RULE_ID]);
+}
+
+#[test]
 fn utf8_stays_valid() {
     let r = redactor();
     let text = "mot de passe: password=été-ünïcødé-secret fin";

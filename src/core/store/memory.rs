@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Expiry, ScanState, Swap, Ttl};
 use crate::core::error::Result;
@@ -215,6 +215,25 @@ impl MemoryStore {
             }
         }
         Ok(done)
+    }
+
+    /// One compare-and-swap, then the key's remaining lifetime capped at `cap` (a key without an
+    /// expiry gets one); true if the swap took effect.
+    pub fn swap_capped(&self, swap: &Swap, cap: Duration) -> Result<bool> {
+        let now = Instant::now();
+        let mut map = self.lock();
+        let Some(e) = Self::live(&mut map, &swap.key, now) else {
+            return Ok(false);
+        };
+        if e.value != swap.old {
+            return Ok(false);
+        }
+        e.value = swap.new.clone();
+        let limit = now + cap;
+        if e.expires.is_none_or(|t| t > limit) {
+            e.expires = Some(limit);
+        }
+        Ok(true)
     }
 
     pub fn close(&self) {}

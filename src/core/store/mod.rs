@@ -167,6 +167,14 @@ impl Store {
             Store::Redis(s) => s.ascan(prefix, state, count).await,
         }
     }
+    /// One compare-and-swap that also caps the key's remaining lifetime at `cap` (a key without
+    /// an expiry gets one), atomically; true if it took effect.
+    pub async fn aswap_capped(&self, swap: &Swap, cap: Duration) -> Result<bool> {
+        match self {
+            Store::Memory(s) => s.swap_capped(swap, cap),
+            Store::Redis(s) => s.aswap_capped(swap, cap).await,
+        }
+    }
     /// Returns how many swaps took effect.
     pub async fn aswap_many(&self, swaps: &[Swap]) -> Result<usize> {
         match self {

@@ -36,6 +36,13 @@ const DEFAULT_MAX_IDLE: usize = 16;
 const SWAP_SCRIPT: &str = "if redis.call('GETRANGE', KEYS[1], 0, -1) == ARGV[1] then \
      redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0";
 
+/// `SWAP_SCRIPT`, then the key's remaining lifetime capped at ARGV[3] ms (PTTL -1: no expiry yet).
+const SWAP_CAPPED_SCRIPT: &str =
+    "if redis.call('GETRANGE', KEYS[1], 0, -1) ~= ARGV[1] then return 0 end \
+     redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') \
+     local t = redis.call('PTTL', KEYS[1]) \
+     if t < 0 or t > tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end return 1";
+
 /// Pooled connections older than this unused are closed rather than reused: NAT tables, proxies
 /// and Redis's own `timeout` drop idle connections, and a dead one costs a failed request (then a
 /// retry) or, if the peer vanished silently, a full `socket_timeout`.
@@ -64,6 +71,8 @@ pub struct RedisStore {
     connect_timeout: Duration,
     socket_timeout: Duration,
     max_idle: usize,
+    /// [`MAX_IDLE_AGE`]; a field so the unit tests can shorten it.
+    max_idle_age: Duration,
     /// Scrubbed out of any error text, in case a server or library ever echoes it.
     password: Option<zeroize::Zeroizing<String>>,
     where_: String,
@@ -74,7 +83,9 @@ fn read_pem(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
         .map_err(|e| CoreError::config(format!("cannot read {what} {}: {e}", path.display())))
 }
 
-fn tls_certificates(opts: &Options) -> Result<TlsCertificates> {
+/// The CA, client certificate and key files named in `opts`, read for the redis crate (also used
+/// by the audit's own connections).
+pub(crate) fn tls_certificates(opts: &Options) -> Result<TlsCertificates> {
     let root_cert = opts
         .ssl_ca_certs
         .as_deref()
@@ -214,6 +225,7 @@ impl RedisStore {
             connect_timeout,
             socket_timeout,
             max_idle: opts.max_idle_connections.unwrap_or(DEFAULT_MAX_IDLE),
+            max_idle_age: MAX_IDLE_AGE,
             password,
             where_,
         })
@@ -272,11 +284,12 @@ impl RedisStore {
         Ok(conn)
     }
 
-    /// A pooled connection young enough to trust (see [`MAX_IDLE_AGE`]), if any.
-    fn pooled(idle: &Mutex<Vec<(Connection, Instant)>>) -> Option<Connection> {
+    /// A pooled connection young enough to trust (see [`MAX_IDLE_AGE`]), if any. Older ones are
+    /// dropped, which closes them.
+    fn pooled(&self, idle: &Mutex<Vec<(Connection, Instant)>>) -> Option<Connection> {
         let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
         while let Some((conn, since)) = idle.pop() {
-            if since.elapsed() < MAX_IDLE_AGE {
+            if since.elapsed() < self.max_idle_age {
                 return Some(conn);
             }
         }
@@ -295,7 +308,7 @@ impl RedisStore {
             }
             Backend::Cluster { .. } => return block_on(self.arun(pipe)),
         };
-        let pooled = Self::pooled(idle);
+        let pooled = self.pooled(idle);
         let reused = pooled.is_some();
         let mut conn = match pooled {
             Some(c) => c,
@@ -586,6 +599,18 @@ impl RedisStore {
             .await?
             .into_iter()
             .sum::<i64>() as usize)
+    }
+
+    pub async fn aswap_capped(&self, swap: &Swap, cap: Duration) -> Result<bool> {
+        let cmd = redis::cmd("EVAL")
+            .arg(SWAP_CAPPED_SCRIPT)
+            .arg(1)
+            .arg(&swap.key)
+            .arg(&swap.old)
+            .arg(&swap.new)
+            .arg(cap.as_millis().clamp(1, i64::MAX as u128) as i64)
+            .clone();
+        Ok(self.arun::<(i64,)>(&one(&cmd)).await?.0 == 1)
     }
 
     /// SCAN one page. A cluster is walked node by node: each master's own SCAN cursor, in turn.
@@ -957,4 +982,118 @@ fn config_err(e: &RedisError) -> CoreError {
         "invalid Redis connection settings: {}",
         e.category()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against a real redis-server on a Unix socket, started and stopped by the test itself.
+
+    use super::*;
+    use crate::core::store::url;
+    use std::path::PathBuf;
+    use std::process::{Child, Command, Stdio};
+
+    struct Server {
+        child: Child,
+        dir: PathBuf,
+    }
+
+    impl Server {
+        fn start(tag: &str) -> Self {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let dir = std::env::temp_dir().join(format!("ks-{tag}-{}-{nanos}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let sock = dir.join("redis.sock");
+            let child = Command::new("redis-server")
+                .args(["--port", "0", "--save", "", "--appendonly", "no"])
+                .arg("--unixsocket")
+                .arg(&sock)
+                .arg("--dir")
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server must be installed for this test (make deps)");
+            let server = Self { child, dir };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+                assert!(Instant::now() < deadline, "redis-server did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            server
+        }
+
+        fn store(&self) -> RedisStore {
+            let sock = self.dir.join("redis.sock");
+            let u = url::parse(&format!("unix://{}", sock.display())).unwrap();
+            RedisStore::open(&u, &Options::default()).unwrap()
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// The server-side id of the connection the blocking path uses for this command.
+    fn client_id(store: &RedisStore) -> i64 {
+        store
+            .run::<(i64,)>(&one(&redis::cmd("CLIENT").arg("ID").clone()))
+            .unwrap()
+            .0
+    }
+
+    /// The ids of the server's open connections, as seen from the pool's next connection.
+    fn open_ids(store: &RedisStore) -> Vec<i64> {
+        let (list,): (String,) = store
+            .run(&one(&redis::cmd("CLIENT").arg("LIST").clone()))
+            .unwrap();
+        list.lines()
+            .filter_map(|l| l.strip_prefix("id="))
+            .filter_map(|l| l.split(' ').next()?.parse().ok())
+            .collect()
+    }
+
+    #[test]
+    fn idle_too_long_pooled_connection_is_closed_not_reused() {
+        let server = Server::start("idle");
+        let mut store = server.store();
+        store.max_idle_age = Duration::from_millis(300);
+        let first = client_id(&store);
+        // Back in the pool and young: reused.
+        assert_eq!(client_id(&store), first);
+        std::thread::sleep(Duration::from_millis(500));
+        // Older than the limit: a new connection, and the old one is closed.
+        let second = client_id(&store);
+        assert_ne!(second, first);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let ids = open_ids(&store);
+            assert!(ids.contains(&second), "{ids:?}");
+            if !ids.contains(&first) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "connection {first} still open: {ids:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn default_idle_age_keeps_a_recent_connection() {
+        let server = Server::start("keep");
+        let store = server.store();
+        assert_eq!(store.max_idle_age, MAX_IDLE_AGE);
+        let first = client_id(&store);
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(client_id(&store), first);
+    }
 }
