@@ -69,3 +69,35 @@ async def test_a_loop_per_test_works_each_time(run: int) -> None:
     vault = Vault("memory://", keyring=Keyring.generate())
     await vault.aput("k", str(run))
     assert await vault.aget_bytes("k") == str(run).encode()
+
+
+_THREADS_SCRIPT = """
+import asyncio, os, keyseal
+v = keyseal.Vault("memory://", keyring=keyseal.Keyring.generate())
+v.put("k", "v")
+async def main():
+    return await v.aget("k")
+got = asyncio.run(main())
+assert got is not None and got.reveal() == "v"
+names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+print(sum(1 for n in names if n.startswith("keyseal-io")))
+"""
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [("1", 1), ("3", 3), ("0", None), ("lots", None)],
+)
+def test_io_thread_count_can_be_set(setting: str, expected: int | None) -> None:
+    """KEYSEAL_IO_THREADS sets the async runtime's worker count; an unusable value is ignored (one
+    per core, 2 to 8), never an error at the first await."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KEYSEAL_IO_THREADS": setting}
+    out = subprocess.run(
+        [sys.executable, "-c", _THREADS_SCRIPT], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    default = min(max(os.cpu_count() or 2, 2), 8)
+    assert int(out.stdout) == (default if expected is None else expected)

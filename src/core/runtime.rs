@@ -85,7 +85,11 @@ impl<T> Drop for ForkLocal<T> {
 fn build() -> Runtime {
     // Two workers match the small hosts web apps run on; the Python side can never block them,
     // since no worker ever waits on the GIL.
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+    let workers = std::env::var("KEYSEAL_IO_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8)));
     Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("keyseal-io")
