@@ -194,8 +194,19 @@ impl RedisStore {
                     .collect::<Result<Vec<_>>>()?;
                 let mut b = ClusterClientBuilder::new(infos)
                     .connection_timeout(connect_timeout)
-                    .response_timeout(socket_timeout)
-                    .retries(2);
+                    // Each attempt gets half the socket_timeout and the whole request (retries,
+                    // reconnects, redirects) all of it: after a node restart the client may send
+                    // on the old, dead connection while it repairs it, and that attempt never
+                    // gets an answer. It now times out at half and is retried on the repaired
+                    // connection; a silent server still costs one socket_timeout in all.
+                    .response_timeout(socket_timeout / 2)
+                    .overall_response_timeout(Some(socket_timeout))
+                    .retries(2)
+                    // The crate waits at least 1.28 s before a retry by default: longer than a
+                    // 1 s socket_timeout, so the first call after a node restart timed out instead
+                    // of succeeding on the reconnected node. 20-500 ms, as on a single server.
+                    .min_retry_wait(20)
+                    .max_retry_wait(500);
                 if url.tls {
                     // The builder's own TLS settings win over the seed addresses' for every node
                     // it discovers: the opt-outs have to be repeated here (certs() alone means
