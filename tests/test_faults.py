@@ -321,3 +321,27 @@ def test_cluster_first_call_after_a_node_restart_succeeds(redis_factory: Any) ->
             assert vault.get_many(names) == {n: n + "-2" for n in names}
         print(f"{round_}: first call after the restart took {took:.3f} s")
         assert took < 3.0, f"{round_}: the first call after a restart took {took:.2f} s"
+
+
+def test_cluster_call_on_a_silent_node_waits_one_timeout(redis_factory: Any) -> None:
+    """A node that accepts and never answers (SIGSTOP) costs one socket_timeout for the whole call,
+    although each attempt gets only half of it and the client retries: the overall bound holds."""
+    import os
+    import signal
+
+    cluster = least_privilege_cluster(redis_factory, "faults-cluster-silent")
+    vault = Vault(cluster.url, keyring=Keyring.generate(), namespace="silent", **FAST)
+    names = [f"s{i}" for i in range(30)]  # spread over every node's slots
+    vault.put_many({n: n for n in names})
+    pid = cluster.processes[2].pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        with pytest.raises(StoreTimeoutError):
+            vault.get_many(names)
+        took = time.monotonic() - start
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    print(f"\na cluster call with one silent node took {took:.2f} s (socket_timeout 1.0)")
+    assert took < FAST["socket_timeout"] * 1.5 + 0.2
