@@ -1099,6 +1099,62 @@ mod tests {
     }
 
     #[test]
+    fn reads_tell_missing_from_empty_and_stay_bounded() {
+        let server = Server::start("reads");
+        let store = server.store();
+        let raw = |args: &[&str]| {
+            let mut c = redis::cmd(args[0]);
+            for a in &args[1..] {
+                c.arg(*a);
+            }
+            store.run::<(Value,)>(&one(&c)).unwrap();
+        };
+        raw(&["SET", "hit", "abcdef"]);
+        raw(&["SET", "empty", ""]);
+        raw(&["SET", "big", &"x".repeat(100)]);
+        let keys: Vec<Vec<u8>> = ["hit", "gone", "empty", "big"]
+            .iter()
+            .map(|k| k.as_bytes().to_vec())
+            .collect();
+        let got = store.get_many(&keys, 10).unwrap();
+        assert_eq!(got[0].as_deref(), Some(&b"abcdef"[..]));
+        assert_eq!(got[1], None, "a missing key is absent");
+        assert_eq!(
+            got[2].as_deref(),
+            Some(&b""[..]),
+            "an empty string is present"
+        );
+        assert_eq!(
+            got[3].as_ref().map(Vec::len),
+            Some(11),
+            "at most max_len + 1 bytes"
+        );
+        assert!(store.get_many(&[], 10).unwrap().is_empty());
+        let got = block_on(store.aget_many(&keys, 10)).unwrap();
+        assert_eq!(got[1], None);
+        assert_eq!(got[2].as_deref(), Some(&b""[..]));
+        // A key of another type is tampering, not a miss.
+        raw(&["RPUSH", "list", "a"]);
+        assert!(matches!(
+            store.get_many(&[b"hit".to_vec(), b"list".to_vec()], 10),
+            Err(CoreError::Decryption)
+        ));
+    }
+
+    #[test]
+    fn settle_keeps_fresh_reads_and_drops_the_absent() {
+        // Positions 1 and 2 read "": 1 is gone, 2 exists (written meanwhile) and reads again.
+        let mut values = vec![b"a".to_vec(), Vec::new(), Vec::new()];
+        let empty = empty_slots(&values);
+        assert_eq!(empty, vec![1, 2]);
+        let present = [0, 1];
+        let again = reread(&empty, &present);
+        assert_eq!(again, vec![2]);
+        let out = settle(&mut values, &empty, &present, &again, vec![b"new".to_vec()]);
+        assert_eq!(out, vec![Some(b"a".to_vec()), None, Some(b"new".to_vec())]);
+    }
+
+    #[test]
     fn default_idle_age_keeps_a_recent_connection() {
         let server = Server::start("keep");
         let store = server.store();
