@@ -11,6 +11,7 @@ done before the timing starts:
   Also printed: the catalogue alone on both sides, and (a footnote, not a headline) a peer
   that puts the 1,000 values in one ``re`` alternation, which ``re`` cannot optimise;
 * what the 1,000 known values cost the engine, in nanoseconds per input byte;
+* pathological inputs (one unit repeated to 512 KiB) against the corpus rate, no peer;
 * ``RedactingFilter`` on a ~200-byte record with no secret, ``logger.info`` through a
   ``StreamHandler`` writing to ``os.devnull``, with and without the filter;
 * ``keyseal redact FILE -o OUT`` on a file, beside ``cat`` and ``wc -l`` on the same file;
@@ -236,6 +237,40 @@ def bench_throughput(mb: float, big_mb: int, n_rounds: int) -> None:
     record(Row("redact", f"redact_bytes, {mb_big}, 1 MiB blocks", rb["blocks"], None, "", None, "MB/s"))
 
 
+# Inputs that repeat one unit to 512 KiB: anchors that never complete, then denser and denser
+# matches (docs/redaction.md, "Pathological inputs"). Printed as the rate and how far below the
+# corpus rate (same run, alternating rounds) each one runs; no peer.
+PATHOLOGICAL = [
+    "eyJ-",
+    "AKIA",
+    "ghp_",
+    "xoxb-",
+    "sk_live_",
+    "aws_session_token/",
+    "sk-proj-",
+    "-----BEGIN RSA PRIVATE KEY-----\n",
+    "sessiontoken.",
+    "password=hunter2 ",
+    "pwd=a&",
+]
+
+
+def bench_pathological(n_rounds: int, size: int = 512 * 1024) -> None:
+    engine = Redactor(use_known=False)
+    corpus = corpus_bytes(1)
+    inputs = {u: (u.encode() * (size // len(u) + 1))[:size] for u in PATHOLOGICAL}
+    engine.redact_bytes(corpus)
+
+    def run(data: bytes) -> Callable[[], float]:
+        return lambda: (engine.redact_bytes(data), len(data) / 1e6)[1]
+
+    contenders = {"corpus": run(corpus)} | {u: run(d) for u, d in inputs.items()}
+    r = rounds(contenders, n_rounds)
+    print(f"{'corpus (catalogue only)':<36} {r['corpus']:10.1f} MB/s")
+    for unit in PATHOLOGICAL:
+        print(f"{unit!r:<36} {r[unit]:10.1f} MB/s   {r['corpus'] / r[unit]:6.1f}x below the corpus")
+
+
 def bench_filter(n_rounds: int, n: int = 50_000) -> None:
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     devnull = open(os.devnull, "w")  # noqa: SIM115
@@ -427,11 +462,13 @@ def main() -> int:
     ap.add_argument("--cli-mb", type=int, default=32, help="file size for the CLI run (1024 for 1 GB)")
     ap.add_argument("--quality-lines", type=int, default=30_000)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--only", choices=["throughput", "logging", "cli", "quality"])
+    ap.add_argument("--only", choices=["throughput", "pathological", "logging", "cli", "quality"])
     ap.add_argument("--json", help="append the rows to this JSON file (for bench/chart.py)")
     args = ap.parse_args()
     if args.only in (None, "throughput"):
         bench_throughput(args.mb, args.big_mb, args.rounds)
+    if args.only in (None, "pathological"):
+        bench_pathological(args.rounds)
     if args.only in (None, "logging"):
         bench_filter(args.rounds)
     if args.only in (None, "cli"):
