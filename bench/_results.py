@@ -87,9 +87,14 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    awake = (
+        ", vCPUs kept awake by SCHED_IDLE spinners (make bench AWAKE=1)"
+        if os.environ.get("KEYSEAL_BENCH_AWAKE") == "1"
+        else ""
+    )
     return (
         f"{os.cpu_count()} vCPU {model}, Python {platform.python_version()}, "
-        f"load average {load:.1f} at the start"
+        f"load average {load:.1f} at the start{awake}"
     )
 
 

@@ -23,12 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import django
 import redis
 from django.conf import settings
 
 import keyseal
+from _results import ROWS, Row, finish
 from _servers import ServerConfig, start_server, stop_all
 
 
@@ -65,6 +67,15 @@ def reject_vs_round_trip(
             round_trip()
             theirs.append(clock() - t)
     return statistics.median(ours) / 1e9, statistics.median(theirs) / 1e9
+
+
+def keep(
+    what: str, ours: float, peer: float, peer_name: str, target: float | None, *, latency: bool = False
+) -> None:
+    """One row for the JSON file and the chart (``finish`` prints the verdict and sets the exit
+    status); a latency row is keyseal's time over the peer's (lower is better), the others rates."""
+    row = Row("apikeys", what, ours, peer, peer_name, target, "us" if latency else "calls/s", latency)
+    ROWS.append(row)
 
 
 def line(what: str, ours: float, peer: float, peer_name: str, verdict: str) -> None:
@@ -113,6 +124,7 @@ def setup_drf() -> tuple[Callable[[], bool], Callable[[], bool]]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", help="append the rows to this JSON file (for bench/chart.py)")
     opts = parser.parse_args()
     rounds, per_round = (5, 200) if opts.quick else (15, 400)
 
@@ -151,6 +163,14 @@ def main() -> int:
             ratio = m["verify"] / m["get"]
             ok = ratio <= 1.2
             failed += not ok
+            keep(
+                "verify p50 vs plain GET",
+                m["verify"] * 1e6,
+                m["get"] * 1e6,
+                "redis-py GET p50",
+                1.2,
+                latency=True,
+            )
             line(
                 "verify p50 vs plain GET (same Redis)",
                 m["verify"],
@@ -163,6 +183,7 @@ def main() -> int:
             speedup = m["drf"] / m["verify"]
             ok = speedup >= 10
             failed += not ok
+            keep("verify vs drf-api-key is_valid", 1 / m["verify"], 1 / m["drf"], "drf-api-key (SHA-512)", 10)
             line(
                 "verify vs drf-api-key is_valid (SHA-512)",
                 m["verify"],
@@ -171,6 +192,13 @@ def main() -> int:
                 f"speedup {speedup:6.1f}x (target >= 10x) -> {'PASS' if ok else 'FAIL'}",
             )
             m = latencies({"verify": ours, "drf": drf_pbkdf2}, 3, 5)
+            keep(
+                "verify vs drf-api-key, PBKDF2 keys",
+                1 / m["verify"],
+                1 / m["drf"],
+                "drf-api-key 2.x hasher",
+                None,
+            )
             line(
                 "verify vs drf-api-key is_valid (PBKDF2)",
                 m["verify"],
@@ -184,6 +212,7 @@ def main() -> int:
             speedup = trip / refused
             ok = speedup >= 100
             failed += not ok
+            keep("bad checksum refused vs a round trip", 1 / refused, 1 / trip, "redis-py PING", 100)
             line(
                 "bad checksum rejected vs one round trip",
                 m["rejected"],
@@ -194,7 +223,7 @@ def main() -> int:
         finally:
             stop_all()
     print(f"{failed} target(s) missed" if failed else "every target met", flush=True)
-    return 0
+    return finish(opts.json)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import quote, unquote
 
 from cryptography import x509
@@ -30,6 +32,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import Row, finish, record
 from keyseal import ClientCertificate
 
 
@@ -79,10 +83,11 @@ def timed(calls: int, fn: Callable[[], object]) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--json", help="append the rows to this JSON file (for bench/chart.py)")
     args = parser.parse_args()
 
     value = make_header()
@@ -136,7 +141,21 @@ def main() -> None:
     print(f"ratio cached   (cryptography time / keyseal time): {cached_ratio:.2f}x  (target >= 10x)")
     parse_ratio = med["cryptography, PEM"] / med["keyseal uncached"]
     print(f"for information, cryptography given unescaped PEM / keyseal uncached: {parse_ratio:.2f}x")
+    peer_rate = 1 / med["cryptography"]
+    for name, target in (("keyseal uncached", 1.0), ("keyseal cached", 10.0)):
+        record(
+            Row(
+                "certs",
+                f"from_header, {name}",
+                1 / med[name],
+                peer_rate,
+                "cryptography + unquote",
+                target,
+                "calls/s",
+            )
+        )
+    return finish(args.json)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

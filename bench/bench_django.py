@@ -22,15 +22,16 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import django
 from django.conf import settings
 
 import keyseal
+from _results import Row, finish, record
 from _servers import start_server, stop_all
 
 VALUE = "v" * 40
-RESULTS: list[tuple[str, float, float]] = []
 
 
 def rounds(contenders: dict[str, Callable[[], int]], n_rounds: int) -> dict[str, float]:
@@ -45,14 +46,7 @@ def rounds(contenders: dict[str, Callable[[], int]], n_rounds: int) -> dict[str,
 
 
 def report(what: str, ours: float, peer: float, peer_name: str, target: float) -> None:
-    ratio = ours / peer
-    RESULTS.append((what, ratio, target))
-    verdict = "PASS" if ratio >= target else "FAIL"
-    print(
-        f"{what:<28} keyseal {ours:>10,.0f}/s   {peer_name:<22} {peer:>10,.0f}/s   "
-        f"ratio {ratio:6.2f}x   target >= {target}x -> {verdict}",
-        flush=True,
-    )
+    record(Row("django", what, ours, peer, peer_name, target, "ops/s"))
 
 
 def configure(url: str) -> None:
@@ -135,6 +129,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="short runs")
+    parser.add_argument("--json", help="append the rows to this JSON file (for bench/chart.py)")
     args = parser.parse_args()
     scale, n_rounds = (1, 3) if args.quick else (2, 5)
     with tempfile.TemporaryDirectory(prefix="keyseal-bench-django-") as tmp:
@@ -144,9 +139,7 @@ def main() -> int:
             bench(scale, n_rounds)
         finally:
             stop_all()
-    met = sum(ratio >= target for _, ratio, target in RESULTS)
-    print(f"\n{met} of {len(RESULTS)} targets met")
-    return 0
+    return finish(args.json)
 
 
 if __name__ == "__main__":

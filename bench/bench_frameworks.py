@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 import redis.asyncio as redis_async
@@ -34,6 +35,7 @@ from cryptography.fernet import Fernet
 from fastapi import Depends, FastAPI, Request
 
 import keyseal
+from _results import Row, finish, record
 from _servers import start_server, stop_all
 from keyseal.fastapi import VaultDep, lifespan
 
@@ -42,18 +44,10 @@ NAME = "api_key:service_a"
 FERNET = Fernet(Fernet.generate_key())
 # A value the way apps cache things: a small dict (pickled by both backends).
 CACHED = {"api_key": SECRET, "expires": 1_767_225_600, "scopes": ["read", "write"]}
-ROWS: list[tuple[str, float]] = []
 
 
 def report(name: str, ours: float, peer: float, peer_name: str, target: float, unit: str) -> None:
-    ratio = ours / peer
-    ROWS.append((name, ratio - target))
-    verdict = "PASS" if ratio >= target else "FAIL"
-    print(
-        f"{name:<30} keyseal {ours:>10,.0f} {unit}   {peer_name:<36} {peer:>10,.0f} {unit}   "
-        f"ratio {ratio:5.2f}x   target >= {target}x -> {verdict}",
-        flush=True,
-    )
+    record(Row("frameworks", name, ours, peer, peer_name, target, unit))
 
 
 def medians(rates: dict[str, list[float]]) -> dict[str, float]:
@@ -223,6 +217,7 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="short runs (smoke)")
     parser.add_argument("--only", nargs="*", default=None, help="flask fastapi")
+    parser.add_argument("--json", help="append the rows to this JSON file (for bench/chart.py)")
     args = parser.parse_args()
     ops, n_rounds = (500, 5) if args.quick else (3000, 9)
     wanted = set(args.only or ["flask", "fastapi"])
@@ -235,9 +230,7 @@ def main() -> int:
                 bench_fastapi(server.url, server.port, 200, n_rounds * 2)
         finally:
             stop_all()
-    met = sum(1 for _, margin in ROWS if margin >= 0)
-    print(f"\n{met} of {len(ROWS)} targets met")
-    return 0
+    return finish(args.json)
 
 
 if __name__ == "__main__":
