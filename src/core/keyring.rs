@@ -981,15 +981,16 @@ mod tests {
         assert!(Keyring::from_passphrase(words, &salt, cheap()).is_ok());
         assert!(err(words, &salt[..15], cheap()).contains("salt too short"));
         // each floor refuses on its own without allow_weak
+        // OWASP's floor, written out: 19 MiB and 2 passes
         let floor = PassphraseParams {
-            memory_kib: MIN_SAFE_MEMORY_KIB,
+            memory_kib: 19 * 1024,
             time_cost: 2,
             parallelism: 1,
             allow_weak: false,
         };
         for weak in [
             PassphraseParams {
-                memory_kib: MIN_SAFE_MEMORY_KIB - 1,
+                memory_kib: 19 * 1024 - 1,
                 ..floor
             },
             PassphraseParams {
