@@ -1187,4 +1187,44 @@ mod tests {
             );
         }
     }
+
+    /// Issue's argument checks, each before anything is written.
+    #[test]
+    fn issue_refuses_bad_arguments() {
+        let ak = keys(&Keyring::generate().unwrap(), "issue-args");
+        let refuse = |a: IssueArgs| match ak.issue(a) {
+            Err(CoreError::Invalid(m)) => m,
+            Err(e) => panic!("not Invalid: {e}"),
+            Ok(_) => panic!("accepted"),
+        };
+        let mut a = args("alice", &["read"]);
+        a.ttl = Some(Duration::from_micros(999));
+        assert!(refuse(a).contains("at least one millisecond"));
+        let mut a = args("alice", &["read"]);
+        a.client_cert = Some("zz".into());
+        assert!(refuse(a).contains("SHA-256 fingerprint"));
+        let mut a = args("alice", &["read"]);
+        a.label = Some("bell\u{7}".into());
+        assert!(refuse(a).contains("label"));
+        assert!(refuse(args(" alice", &[])).starts_with("owner must"));
+        assert!(refuse(args("alice", &["two words"])).contains("scope"));
+        assert!(ak.list("alice", true).unwrap().is_empty());
+        // one millisecond is the shortest ttl, kept as given
+        let mut a = args("alice", &[]);
+        a.ttl = Some(Duration::from_millis(1));
+        let issued = ak.issue(a).unwrap();
+        assert_eq!(issued.info.ttl_ms, Some(1));
+        assert_eq!(issued.info.expires_ms, Some(issued.info.created_ms + 1));
+        // an unknown or malformed key id
+        assert!(ak.get("AbCd0123").unwrap().is_none());
+        assert!(matches!(ak.get("short"), Err(CoreError::Invalid(_))));
+        assert!(matches!(ak.revoke("short"), Err(CoreError::Invalid(_))));
+        assert!(!ak.revoke("AbCd0123").unwrap());
+        assert!(matches!(
+            ak.rotate("short", Duration::ZERO),
+            Err(CoreError::InvalidApiKey { certificate: false })
+        ));
+        assert_eq!(ak.prefix(), "ks");
+        assert_eq!(ak.namespace(), "apikeys");
+    }
 }
