@@ -102,7 +102,7 @@ AiAXASKd2FBCOd8ijUSHoqr1XA15RWockCRuqQEPCyrjNw==
         let roots = vec![ca.clone()];
         assert_eq!(verify(&leaf, &[], &roots, at), Ok(()));
         // the chain may also carry the root itself as an intermediate
-        assert_eq!(verify(&leaf, &[ca.clone()], &roots, at), Ok(()));
+        assert_eq!(verify(&leaf, std::slice::from_ref(&ca), &roots, at), Ok(()));
         // one bit of the signature (the DER ends inside it)
         let mut bad = leaf.clone();
         let last = bad.len() - 1;
