@@ -145,6 +145,30 @@ def test_get_many_bytes_skips_a_key_of_another_redis_type(request: pytest.Fixtur
         raw.delete(redis_key(place.ring, place.prefix, "cache", "list"))
 
 
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", ["redis_plain", "redis_cluster"])
+async def test_aget_many_bytes_skips_a_key_of_another_redis_type(
+    request: pytest.FixtureRequest, kind: str
+) -> None:
+    """The async read finds the odd key out one key at a time too, and empty input reads nothing."""
+    place = Place(kind, request.getfixturevalue(kind))
+    request.addfinalizer(place.close)
+    ours = place.vault()
+    await ours.aput_many({"a": b"1", "b": b"2"})
+    raw = place.server.client()
+    raw.rpush(redis_key(place.ring, place.prefix, "cache", "list"), "x")
+    try:
+        with pytest.raises(DecryptionError):
+            await ours.aget_many_bytes(["a", "list", "b"])
+        got = await ours.aget_many_bytes(["a", "list", "b", "missing"], skip_undecryptable=True)
+        assert got == {"a": b"1", "list": None, "b": b"2"}
+        assert await ours.aget_many_bytes(["list"], skip_undecryptable=True) == {"list": None}
+        assert await ours.aget_many_bytes([], skip_undecryptable=True) == {}
+        assert await ours.aget_many_bytes([]) == {}
+    finally:
+        raw.delete(redis_key(place.ring, place.prefix, "cache", "list"))
+
+
 # ---------------------------------------------------------------------------------------------
 # incr
 

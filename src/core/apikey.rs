@@ -1063,4 +1063,271 @@ mod tests {
             assert!(Record::decode(&enc[..n]).is_err());
         }
     }
+
+    /// A well-formed token of `prefix` with the given key id and secret.
+    fn token_of(prefix: &str, key_id: &str, secret: &str) -> Vec<u8> {
+        let mut t = format!("{prefix}_{key_id}{secret}").into_bytes();
+        let crc = checksum(&t);
+        t.extend_from_slice(&crc);
+        t
+    }
+
+    #[test]
+    fn prefixes_are_lowercase_letter_then_up_to_nine_more() {
+        for ok in ["ks", "a1", "abcdefghij", "x0y9"] {
+            assert!(prefix_ok(ok.as_bytes()), "{ok}");
+            assert!(validate_prefix(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "k", "abcdefghijk", "1k", "Ks", "kS", "k_", "k-s", "é1"] {
+            assert!(!prefix_ok(bad.as_bytes()), "{bad}");
+            let e = validate_prefix(bad).unwrap_err();
+            assert!(matches!(e, CoreError::Invalid(_)), "{bad}");
+        }
+    }
+
+    /// `token_ok` accepts exactly `<prefix>_<40 base62><crc>` and nothing around it.
+    #[test]
+    fn token_shape_is_checked_exactly() {
+        let secret = "s".repeat(SECRET_LEN);
+        let t = token_of("ks", "AbCd0123", &secret);
+        assert_eq!(t.len(), 3 + TAIL_LEN);
+        assert_eq!(token_ok(&t), Some(2));
+        let long = token_of("abcdefghij", "AbCd0123", &secret);
+        assert_eq!(token_ok(&long), Some(10));
+        let p = parse(&long, "abcdefghij").unwrap();
+        assert_eq!(p.key_id, "AbCd0123");
+        assert_eq!(p.body, &long[..long.len() - CRC_LEN]);
+        assert!(parse(&long, "abcdefghi").is_none());
+        // too short: no room for a prefix; one character missing; one extra
+        assert_eq!(token_ok(b""), None);
+        assert_eq!(token_ok(&t[1..]), None);
+        assert_eq!(token_ok(&t[..t.len() - 1]), None);
+        let mut extra = t.clone();
+        extra.push(b'0');
+        assert_eq!(token_ok(&extra), None);
+        // the underscore must sit right after the prefix
+        let mut no_us = t.clone();
+        no_us[2] = b'x';
+        assert_eq!(token_ok(&no_us), None);
+        // a non-base62 byte in the tail fails even with a matching checksum
+        let dash = token_of("ks", "AbCd-123", &secret);
+        assert_eq!(token_ok(&dash), None);
+        let under = token_of("ks", "AbCd_123", &secret);
+        assert_eq!(token_ok(&under), None);
+        // a bad prefix fails even with a matching checksum
+        assert_eq!(token_ok(&token_of("Ks", "AbCd0123", &secret)), None);
+        // the checksum covers the prefix: another prefix's checksum does not pass
+        let mut moved = token_of("kt", "AbCd0123", &secret);
+        moved[1] = b's';
+        assert_eq!(token_ok(&moved), None);
+        // every single-character change in the tail is caught by the checksum
+        for i in 3..t.len() {
+            let mut bad = t.clone();
+            bad[i] = if bad[i] == b'Q' { b'R' } else { b'Q' };
+            assert_eq!(token_ok(&bad), None, "position {i}");
+        }
+    }
+
+    #[test]
+    fn key_ids_are_eight_base62_characters() {
+        assert!(key_id_ok("AbCd0123"));
+        for bad in [
+            "",
+            "AbCd012",
+            "AbCd01234",
+            "AbCd-123",
+            "AbCd 123",
+            "AbCdé12",
+        ] {
+            assert!(!key_id_ok(bad), "{bad}");
+        }
+        let drawn = random_base62(1000).unwrap();
+        assert_eq!(drawn.len(), 1000);
+        assert!(drawn.iter().all(|&b| is_base62(b)));
+        // every character of the alphabet turns up in a long draw, and only those
+        let seen: std::collections::BTreeSet<u8> = drawn.iter().copied().collect();
+        assert_eq!(seen.len(), 62);
+        assert_eq!(random_base62(0).unwrap(), b"");
+        assert_eq!(random_base62(65).unwrap().len(), 65);
+    }
+
+    #[test]
+    fn fingerprints_scopes_owners_and_labels() {
+        let hex = "ab".repeat(32);
+        assert_eq!(normalize_fingerprint(&hex).unwrap(), hex);
+        let colons = vec!["AB"; 32].join(":");
+        assert_eq!(normalize_fingerprint(&colons).unwrap(), hex);
+        for bad in [
+            "ab".repeat(31),
+            "ab".repeat(33),
+            format!("{}zz", "ab".repeat(31)),
+            format!("{} ", "ab".repeat(32)),
+        ] {
+            assert!(matches!(
+                normalize_fingerprint(&bad),
+                Err(CoreError::Invalid(_))
+            ));
+        }
+
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            normalize_scopes(&v(&["write", "read", "write"])).unwrap(),
+            v(&["read", "write"])
+        );
+        assert_eq!(normalize_scopes(&[]).unwrap(), Vec::<String>::new());
+        let at_limit = v(&["s".repeat(128).as_str()]);
+        assert!(normalize_scopes(&at_limit).is_ok());
+        for bad in ["", "a b", "tab\t", "nl\n", &"s".repeat(129)] {
+            assert!(normalize_scopes(&v(&[bad])).is_err(), "{bad:?}");
+        }
+        let many: Vec<String> = (0..MAX_SCOPES).map(|i| format!("s{i}")).collect();
+        assert_eq!(normalize_scopes(&many).unwrap().len(), MAX_SCOPES);
+        let too_many: Vec<String> = (0..=MAX_SCOPES).map(|i| format!("s{i}")).collect();
+        assert!(normalize_scopes(&too_many)
+            .unwrap_err()
+            .to_string()
+            .contains("at most 256"));
+
+        assert!(validate_owner("alice").is_ok());
+        for bad in ["", " alice", "al\nice"] {
+            assert!(validate_owner(bad)
+                .unwrap_err()
+                .to_string()
+                .starts_with("owner must"));
+        }
+        assert!(validate_label(&None).is_ok());
+        assert!(validate_label(&Some("x".repeat(MAX_FIELD_BYTES))).is_ok());
+        assert!(validate_label(&Some("x".repeat(MAX_FIELD_BYTES + 1))).is_err());
+        assert!(validate_label(&Some("a\u{7}b".into())).is_err());
+        assert!(validate_label(&Some(" spaces are fine ".into())).is_ok());
+    }
+
+    #[test]
+    fn expiry_and_revocation_are_inclusive_of_their_instant() {
+        let mut info = Record::decode(&sample().encode()).unwrap().info;
+        info.expires_ms = Some(100);
+        info.revoked_ms = Some(50);
+        assert!(!info.expired_at(99) && info.expired_at(100));
+        assert!(!info.revoked_at(49) && info.revoked_at(50));
+        info.expires_ms = None;
+        info.revoked_ms = None;
+        assert!(!info.expired_at(i64::MAX) && !info.revoked_at(i64::MAX));
+        assert!(now_ms() > 1_700_000_000_000);
+    }
+
+    fn sample() -> Record {
+        Record {
+            digest: [7; 32],
+            info: KeyInfo {
+                key_id: "abcdEFGH".into(),
+                owner: "o".into(),
+                scopes: vec!["a".into()],
+                label: None,
+                created_ms: 1,
+                expires_ms: None,
+                last_used_ms: Some(5),
+                revoked_ms: None,
+                client_cert: None,
+                ttl_ms: None,
+            },
+        }
+    }
+
+    /// Records that decode to garbage are refused as a decryption failure: a wrong version, an
+    /// option tag other than 0 or 1, too many scopes, bytes that are not UTF-8, trailing bytes.
+    #[test]
+    fn record_decoding_refuses_malformed_fields() {
+        let enc = sample().encode();
+        let back = Record::decode(&enc).unwrap();
+        assert_eq!(back.info, sample().info);
+        assert_eq!(back.digest, [7; 32]);
+        let refused = |bytes: &[u8]| matches!(Record::decode(bytes), Err(CoreError::Decryption));
+        let mut v = enc.clone();
+        v[0] = RECORD_VERSION + 1;
+        assert!(refused(&v));
+        let mut trailing = enc.clone();
+        trailing.push(0);
+        assert!(refused(&trailing));
+        // the label tag follows the single scope: version, digest, 3 strings, count
+        let label_at = 1 + 32 + (4 + 8) + (4 + 1) + 4 + (4 + 1);
+        assert_eq!(enc[label_at], 0);
+        let mut tag = enc.clone();
+        tag[label_at] = 2;
+        assert!(refused(&tag));
+        // created_ms then expires_ms's tag
+        let mut tag = enc.clone();
+        tag[label_at + 1 + 8] = 2;
+        assert!(refused(&tag));
+        // the scope count past the limit
+        let count_at = 1 + 32 + (4 + 8) + (4 + 1);
+        let mut many = enc.clone();
+        many[count_at..count_at + 4].copy_from_slice(&((MAX_SCOPES + 1) as u32).to_be_bytes());
+        assert!(refused(&many));
+        // a scope that is not UTF-8
+        let mut utf = enc.clone();
+        utf[count_at + 4 + 4] = 0xff;
+        assert!(refused(&utf));
+        // optional strings and a ttl round-trip
+        let mut full = sample();
+        full.info.label = Some("label".into());
+        full.info.client_cert = Some("cd".repeat(32));
+        full.info.ttl_ms = Some(60_000);
+        full.info.scopes = vec![];
+        assert_eq!(Record::decode(&full.encode()).unwrap().info, full.info);
+    }
+
+    #[test]
+    fn owner_index_decoding() {
+        assert_eq!(ApiKeys::decode_index(b"").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            ApiKeys::decode_index(b"AbCd0123zzzzzzzz").unwrap(),
+            vec!["AbCd0123".to_string(), "zzzzzzzz".to_string()]
+        );
+        for bad in [&b"AbCd012"[..], b"AbCd0123z", b"AbCd-123", b"AbCd012\xff"] {
+            assert!(
+                matches!(ApiKeys::decode_index(bad), Err(CoreError::Decryption)),
+                "{bad:?}"
+            );
+        }
+    }
+
+    /// Issue's argument checks, each before anything is written.
+    #[test]
+    fn issue_refuses_bad_arguments() {
+        let ak = keys(&Keyring::generate().unwrap(), "issue-args");
+        let refuse = |a: IssueArgs| match ak.issue(a) {
+            Err(CoreError::Invalid(m)) => m,
+            Err(e) => panic!("not Invalid: {e}"),
+            Ok(_) => panic!("accepted"),
+        };
+        let mut a = args("alice", &["read"]);
+        a.ttl = Some(Duration::from_micros(999));
+        assert!(refuse(a).contains("at least one millisecond"));
+        let mut a = args("alice", &["read"]);
+        a.client_cert = Some("zz".into());
+        assert!(refuse(a).contains("SHA-256 fingerprint"));
+        let mut a = args("alice", &["read"]);
+        a.label = Some("bell\u{7}".into());
+        assert!(refuse(a).contains("label"));
+        assert!(refuse(args(" alice", &[])).starts_with("owner must"));
+        assert!(refuse(args("alice", &["two words"])).contains("scope"));
+        assert!(ak.list("alice", true).unwrap().is_empty());
+        // one millisecond is the shortest ttl, kept as given
+        let mut a = args("alice", &[]);
+        a.ttl = Some(Duration::from_millis(1));
+        let issued = ak.issue(a).unwrap();
+        assert_eq!(issued.info.ttl_ms, Some(1));
+        assert_eq!(issued.info.expires_ms, Some(issued.info.created_ms + 1));
+        // an unknown or malformed key id
+        assert!(ak.get("AbCd0123").unwrap().is_none());
+        assert!(matches!(ak.get("short"), Err(CoreError::Invalid(_))));
+        assert!(matches!(ak.revoke("short"), Err(CoreError::Invalid(_))));
+        assert!(!ak.revoke("AbCd0123").unwrap());
+        assert!(matches!(
+            ak.rotate("short", Duration::ZERO),
+            Err(CoreError::InvalidApiKey { certificate: false })
+        ));
+        assert_eq!(ak.prefix(), "ks");
+        assert_eq!(ak.namespace(), "apikeys");
+    }
 }

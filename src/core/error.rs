@@ -76,3 +76,35 @@ impl fmt::Display for CoreError {
 }
 
 impl std::error::Error for CoreError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_fixed_text_or_the_message() {
+        assert_eq!(CoreError::Decryption.to_string(), DECRYPTION_FAILED);
+        assert_eq!(CoreError::config("bad setting").to_string(), "bad setting");
+        assert_eq!(CoreError::invalid("bad value").to_string(), "bad value");
+        let e = CoreError::store(StoreErrorKind::Timeout, "no answer in 2 s");
+        assert_eq!(e.to_string(), "no answer in 2 s");
+        assert!(matches!(
+            e,
+            CoreError::Store {
+                kind: StoreErrorKind::Timeout,
+                ..
+            }
+        ));
+        for certificate in [false, true] {
+            assert_eq!(
+                CoreError::InvalidApiKey { certificate }.to_string(),
+                INVALID_API_KEY
+            );
+        }
+        let scopes = CoreError::InsufficientScope(vec!["admin".into(), "write".into()]);
+        assert_eq!(
+            scopes.to_string(),
+            "API key lacks required scope(s): admin, write"
+        );
+    }
+}

@@ -718,4 +718,328 @@ mod tests {
         let err = ring.rotated_with(|| Ok(existing.clone()));
         assert!(err.is_err());
     }
+
+    /// The error of `from_text` for a body given a valid check value.
+    fn text_error(body: &str) -> String {
+        Keyring::from_text(&with_check(body))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn default_params_are_rfc9106_second_option() {
+        let p = PassphraseParams::default();
+        assert_eq!(p.memory_kib, 64 * 1024);
+        assert_eq!(p.time_cost, 3);
+        assert_eq!(p.parallelism, 4);
+        assert!(!p.allow_weak);
+    }
+
+    /// Every refusal of `from_text` names its own reason, and the check value is verified before
+    /// any field is read.
+    #[test]
+    fn text_refusals_each_name_their_reason() {
+        let ring = Keyring::generate().unwrap();
+        let k = &ring.keys[0];
+        let kb = B64.encode(k.bytes.expose());
+        let id = key_id_hex(&k.id());
+        let name = B64.encode(ring.name_key.expose());
+        let good = format!("ks2,name={name},key={id}:{kb}");
+        assert!(Keyring::from_text(&with_check(&good)).is_ok());
+        // surrounding whitespace (a copied line) is trimmed
+        assert!(Keyring::from_text(&format!("  {}\n", with_check(&good))).is_ok());
+
+        let err = |t: &str| Keyring::from_text(t).unwrap_err().to_string();
+        assert!(err("ks1,name=x").contains("'ks1' text"));
+        assert!(err("ks3,name=x").contains("must start with 'ks2,'"));
+        assert!(err("").contains("must start with 'ks2,'"));
+        assert!(err(&good).contains("no check value"));
+        // a check value of the right digits plus one more, or one fewer
+        let checked = with_check(&good);
+        assert!(err(&format!("{checked}0")).contains("does not match"));
+        assert!(err(&checked[..checked.len() - 1]).contains("does not match"));
+        // upper-case hex is not the check value's form (a digit-only check has no case)
+        let check = text_check(&good);
+        if check.bytes().any(|b| b.is_ascii_alphabetic()) {
+            let upper = format!("{good},check={}", check.to_uppercase());
+            assert!(err(&upper).contains("does not match"));
+        }
+
+        for (body, reason) in [
+            (format!("{good},name={name}"), "more than one naming key"),
+            (
+                format!("ks2,name={name},key={id}{kb}"),
+                "'key=<id>:<base64url>'",
+            ),
+            (format!("ks2,name={name},key=1234567:{kb}"), "8 hex digits"),
+            (
+                format!("ks2,name={name},key=123456789:{kb}"),
+                "8 hex digits",
+            ),
+            (format!("ks2,name={name},key=1234567g:{kb}"), "8 hex digits"),
+            (
+                format!("ks2,name={name},key={id}:{kb}!"),
+                "not valid base64url",
+            ),
+            (
+                format!("ks2,name=*{name},key={id}:{kb}"),
+                "not valid base64url",
+            ),
+            (
+                format!("ks2,name={name},key={id}:{}", B64.encode([9u8; 31])),
+                "every key must be 32 bytes",
+            ),
+            (
+                format!("ks2,name={},key={id}:{kb}", B64.encode([9u8; 33])),
+                "every key must be 32 bytes",
+            ),
+            (
+                format!("ks2,name={name},key=00000000:{kb}"),
+                "does not match its key id",
+            ),
+            (format!("{good},label=x"), "unknown field"),
+            (format!("{good},"), "unknown field"),
+            (format!("ks2,key={id}:{kb}"), "no naming key"),
+            (format!("ks2,name={name}"), "no keys"),
+        ] {
+            let e = text_error(&body);
+            assert!(e.contains(reason), "{body}: {e}");
+            assert!(!e.contains(&kb) && !e.contains(&name), "echoed a key: {e}");
+        }
+    }
+
+    /// Key ids are read case-insensitively, as exactly eight hex digits.
+    #[test]
+    fn key_ids_parse_exactly() {
+        let id = [0x0a, 0xbc, 0xde, 0xf1];
+        assert_eq!(key_id_hex(&id), "0abcdef1");
+        assert_eq!(parse_key_id("0abcdef1"), Some(id));
+        assert_eq!(parse_key_id("0ABCDEF1"), Some(id));
+        for bad in [
+            "",
+            "0abcdef",
+            "0abcdef12",
+            "0abcdefg",
+            "+abcdef1",
+            " abcdef1",
+            "0abcdéf",
+        ] {
+            assert_eq!(parse_key_id(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn without_and_only_pick_keys_by_id() {
+        let r1 = Keyring::generate().unwrap();
+        let r2 = r1.rotated().unwrap().rotated().unwrap();
+        let ids: Vec<String> = r2.key_ids().iter().map(key_id_hex).collect();
+        assert_eq!(ids.len(), 3);
+        let old_env = r1.seal(b"old", b"ctx").unwrap();
+        let new_env = r2.seal(b"new", b"ctx").unwrap();
+
+        // only(): the one key as primary, same naming key, opens what that key sealed only
+        let only_old = r2.only(&ids[2].to_uppercase()).unwrap();
+        assert_eq!(only_old.key_ids(), vec![r1.primary_id()]);
+        assert_eq!(only_old.primary_id(), r1.primary_id());
+        assert_eq!(only_old.primary().id(), r1.primary_id());
+        assert_eq!(only_old.name_key().expose(), r2.name_key().expose());
+        assert_eq!(only_old.open(&old_env, b"ctx").unwrap().expose(), b"old");
+        assert!(matches!(
+            only_old.open(&new_env, b"ctx"),
+            Err(CoreError::Decryption)
+        ));
+
+        // without(): a middle key goes, order of the rest is kept
+        let w = r2.without(&ids[1]).unwrap();
+        assert_eq!(w.key_ids(), vec![r2.key_ids()[0], r2.key_ids()[2]]);
+        assert_eq!(w.name_key().expose(), r2.name_key().expose());
+        assert_eq!(w.open(&old_env, b"ctx").unwrap().expose(), b"old");
+        let e = r2.without(&ids[0]).unwrap_err();
+        assert!(matches!(e, CoreError::Config(_)), "{e}");
+        assert!(e.to_string().contains("primary"));
+
+        // bad and unknown ids: Invalid (ValueError), the unknown id named
+        for f in [Keyring::without, Keyring::only] {
+            let e = f(&r2, "xyz").unwrap_err();
+            assert!(matches!(e, CoreError::Invalid(_)), "{e}");
+            assert!(e.to_string().contains("8 hex digits"));
+            let e = f(&r2, "00000000").unwrap_err();
+            assert!(matches!(e, CoreError::Invalid(_)), "{e}");
+            assert!(e.to_string().contains("no key with id 00000000"), "{e}");
+        }
+    }
+
+    #[test]
+    fn seal_into_open_into_route_by_key_id() {
+        let r1 = Keyring::generate().unwrap();
+        let r2 = r1.rotated().unwrap();
+        let mut env = vec![0u8; envelope::sealed_len(5)];
+        r1.seal_into(b"hello", b"ctx", &mut env).unwrap();
+        assert_eq!(envelope::peek_key_id(&env), Some(r1.primary_id()));
+        let mut out = [0u8; 5];
+        r2.open_into(&env, b"ctx", &mut out).unwrap();
+        assert_eq!(&out, b"hello");
+        assert!(matches!(
+            r2.open_into(&env, b"other", &mut out),
+            Err(CoreError::Decryption)
+        ));
+        // an envelope under a key the ring lacks, and bytes that are no envelope
+        let alone = Keyring::generate().unwrap();
+        assert!(matches!(
+            alone.open_into(&env, b"ctx", &mut out),
+            Err(CoreError::Decryption)
+        ));
+        assert!(matches!(
+            alone.open(&env, b"ctx"),
+            Err(CoreError::Decryption)
+        ));
+        assert!(matches!(
+            r2.open_into(b"KS", b"ctx", &mut out),
+            Err(CoreError::Decryption)
+        ));
+        assert!(matches!(r2.open(b"", b"ctx"), Err(CoreError::Decryption)));
+        // sealing always uses the primary
+        let env2 = r2.seal(b"x", b"").unwrap();
+        assert_eq!(envelope::peek_key_id(&env2), Some(r2.primary_id()));
+        assert!(r1.open(&env2, b"").is_err());
+    }
+
+    #[test]
+    fn debug_shows_ids_only() {
+        let ring = Keyring::generate().unwrap().rotated().unwrap();
+        let text = format!("{ring:?}");
+        assert_eq!(
+            text,
+            format!(
+                "Keyring(primary={}, keys=2)",
+                key_id_hex(&ring.primary_id())
+            )
+        );
+        let export = ring.export();
+        for part in export
+            .split([',', ':', '='])
+            .filter(|p| p.len() == B64_KEY_LEN)
+        {
+            assert!(!text.contains(part));
+        }
+    }
+
+    #[test]
+    fn subkeys_are_per_purpose_and_survive_rotation() {
+        let ring = Keyring::generate().unwrap();
+        let a = ring.derive_subkey(b"logs");
+        assert_eq!(a.expose(), ring.derive_subkey(b"logs").expose());
+        assert_ne!(a.expose(), ring.derive_subkey(b"apikeys").expose());
+        assert_ne!(a.expose(), ring.name_key().expose());
+        assert_ne!(a.expose(), ring.primary().bytes.expose());
+        assert_eq!(
+            a.expose(),
+            ring.rotated().unwrap().derive_subkey(b"logs").expose()
+        );
+        assert_ne!(
+            a.expose(),
+            Keyring::generate().unwrap().derive_subkey(b"logs").expose()
+        );
+        // HMAC-SHA256(name key, "keyseal subkey:" || purpose), checked independently
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(ring.name_key().expose()).unwrap();
+        mac.update(b"keyseal subkey:logs");
+        assert_eq!(&a.expose()[..], &mac.finalize().into_bytes()[..]);
+    }
+
+    /// The key id is HMAC-SHA256(key, "keyseal key id")[..4].
+    #[test]
+    fn key_id_is_the_documented_hmac() {
+        let key = KeyBytes([0x42; 32]);
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&[0x42; 32]).unwrap();
+        mac.update(b"keyseal key id");
+        assert_eq!(derive_key_id(&key)[..], mac.finalize().into_bytes()[..4]);
+        assert_ne!(derive_key_id(&key), derive_key_id(&KeyBytes([0x43; 32])));
+    }
+
+    /// Passphrase limits at their edges: length in characters, the salt floor, and each Argon2id
+    /// floor on its own (checked before any hashing).
+    #[test]
+    fn passphrase_limits_are_exact() {
+        let salt = [7u8; MIN_SALT_LEN];
+        let words = "tremor gravel unwound pastel voyage";
+        let err = |p: &str, s: &[u8], params| {
+            Keyring::from_passphrase(p, s, params)
+                .unwrap_err()
+                .to_string()
+        };
+        // 11 characters is short, 12 is long enough to be judged on strength
+        assert!(err("abcdefghijk", &salt, cheap()).contains("too short"));
+        assert!(err("abcdefghijkl", &salt, cheap()).contains("too weak"));
+        // characters, not bytes: eleven two-byte characters are still too short
+        assert!(err(&"é".repeat(11), &salt, cheap()).contains("too short"));
+        // only the first 128 characters are estimated (multi-byte text is cut on a boundary)
+        let long_tail = format!("{words} {}", "ü".repeat(200));
+        assert!(Keyring::from_passphrase(&long_tail, &salt, cheap()).is_ok());
+        let long_head = format!("{} {words}", "ü".repeat(128));
+        assert!(err(&long_head, &salt, cheap()).contains("too weak"));
+        // salt: 16 bytes is enough, 15 is not
+        assert!(Keyring::from_passphrase(words, &salt, cheap()).is_ok());
+        assert!(err(words, &salt[..15], cheap()).contains("salt too short"));
+        // each floor refuses on its own without allow_weak
+        // OWASP's floor, written out: 19 MiB and 2 passes
+        let floor = PassphraseParams {
+            memory_kib: 19 * 1024,
+            time_cost: 2,
+            parallelism: 1,
+            allow_weak: false,
+        };
+        for weak in [
+            PassphraseParams {
+                memory_kib: 19 * 1024 - 1,
+                ..floor
+            },
+            PassphraseParams {
+                time_cost: 1,
+                ..floor
+            },
+            PassphraseParams {
+                parallelism: 0,
+                ..floor
+            },
+        ] {
+            assert!(err(words, &salt, weak).contains("safe floor"), "{weak:?}");
+        }
+        // with allow_weak, Argon2's own limits still apply, reported as such
+        let zero_lanes = PassphraseParams {
+            parallelism: 0,
+            ..cheap()
+        };
+        assert!(err(words, &salt, zero_lanes).contains("invalid Argon2id parameters"));
+        // the floor itself is accepted (the one costly hash of this module's tests)
+        let ring = Keyring::from_passphrase(words, &salt, floor).unwrap();
+        assert_ne!(ring.primary().bytes.expose(), ring.name_key().expose());
+    }
+
+    #[test]
+    fn degenerate_fresh_keys_are_drawn_again_and_errors_pass_through() {
+        let ring = Keyring::generate().unwrap();
+        let mut calls = 0;
+        let rotated = ring
+            .rotated_with(|| {
+                calls += 1;
+                if calls == 1 {
+                    Ok(KeyBytes([0xff; 32]))
+                } else {
+                    random_key()
+                }
+            })
+            .unwrap();
+        assert_eq!(calls, 2);
+        assert!(!is_degenerate(&rotated.primary().bytes));
+        assert_eq!(rotated.key_ids()[1], ring.primary_id());
+        let err = ring
+            .rotated_with(|| Err(CoreError::config("no entropy")))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "no entropy");
+        // a key differing in one byte is not degenerate
+        let mut k = KeyBytes([0u8; 32]);
+        assert!(is_degenerate(&k));
+        k.0[31] = 1;
+        assert!(!is_degenerate(&k));
+    }
 }

@@ -75,5 +75,20 @@ mod tests {
         assert!(s.ct_eq(b"abc"));
         assert!(!s.ct_eq(b"abd"));
         assert!(!s.ct_eq(b"ab"));
+        assert!(!s.ct_eq(b"abcd"));
+    }
+
+    #[test]
+    fn lengths_and_mutation() {
+        let mut s = SecretBytes::new(vec![1, 2, 3]);
+        assert_eq!(s.len(), 3);
+        assert!(!s.is_empty());
+        s.expose_mut()[0] = 9;
+        assert_eq!(s.expose(), &[9, 2, 3]);
+        let empty = SecretBytes::default();
+        assert_eq!(empty.len(), 0);
+        assert!(empty.is_empty());
+        assert!(empty.ct_eq(b""));
+        assert_eq!(KeyBytes([5u8; 32]).expose(), &[5u8; 32]);
     }
 }

@@ -184,3 +184,122 @@ fn escape_into(value: &str, out: &mut String) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::cert::fuzzing::FIXTURE_PEM;
+    use crate::core::cert::{header, Proxy};
+
+    fn text(tag: Tag, data: &[u8]) -> Option<String> {
+        attribute_text(&Any::from_tag_and_data(tag, data))
+    }
+
+    #[test]
+    fn directory_strings_of_every_type() {
+        assert_eq!(text(Tag::Utf8String, "héllo".as_bytes()).unwrap(), "héllo");
+        assert_eq!(text(Tag::PrintableString, b"Acme Ltd").unwrap(), "Acme Ltd");
+        assert_eq!(text(Tag::Ia5String, b"a@b.c").unwrap(), "a@b.c");
+        assert_eq!(text(Tag::NumericString, b"0123").unwrap(), "0123");
+        assert_eq!(text(Tag::VisibleString, b"v").unwrap(), "v");
+        assert_eq!(text(Tag::Utf8String, b"\xff"), None);
+        // T61 as Latin-1
+        assert_eq!(text(Tag::T61String, b"caf\xe9").unwrap(), "café");
+        // BMP: UTF-16 big-endian, whole units, no lone surrogates
+        assert_eq!(text(Tag::BmpString, &[0, b'h', 0, 0xe9]).unwrap(), "hé");
+        assert_eq!(text(Tag::BmpString, &[0, b'h', 0]), None);
+        assert_eq!(text(Tag::BmpString, &[0xd8, 0x00]), None);
+        // Universal: UTF-32 big-endian, whole units, valid scalar values only
+        assert_eq!(
+            text(Tag::UniversalString, &[0, 0, 0, b'h', 0, 1, 0xf6, 0x00]).unwrap(),
+            "h\u{1f600}"
+        );
+        assert_eq!(text(Tag::UniversalString, &[0, 0, 0]), None);
+        assert_eq!(text(Tag::UniversalString, &[0, 0x11, 0, 0]), None);
+        assert_eq!(text(Tag::UniversalString, &[0, 0, 0xd8, 0]), None);
+        // not a string type
+        assert_eq!(text(Tag::Integer, &[1]), None);
+        assert_eq!(
+            hex_value(&Any::from_tag_and_data(Tag::Integer, &[1])),
+            "#020101"
+        );
+    }
+
+    #[test]
+    fn rfc4514_escaping() {
+        let esc = |s: &str| {
+            let mut out = String::new();
+            escape_into(s, &mut out);
+            out
+        };
+        assert_eq!(esc(r#"a,b+c"d\e<f>g;h"#), r#"a\,b\+c\"d\\e\<f\>g\;h"#);
+        assert_eq!(esc("nul\0"), "nul\\00");
+        assert_eq!(esc("#lead"), "\\#lead");
+        assert_eq!(esc("mid#dle"), "mid#dle");
+        assert_eq!(esc(" lead"), "\\ lead");
+        assert_eq!(esc("trail "), "trail\\ ");
+        assert_eq!(esc("in side"), "in side");
+        assert_eq!(esc(" "), "\\ ");
+        assert_eq!(esc(""), "");
+    }
+
+    #[test]
+    fn short_names_and_dotted_oids() {
+        for (oid, short) in [
+            ("2.5.4.3", "CN"),
+            ("2.5.4.7", "L"),
+            ("2.5.4.8", "ST"),
+            ("2.5.4.10", "O"),
+            ("2.5.4.11", "OU"),
+            ("2.5.4.6", "C"),
+            ("2.5.4.9", "STREET"),
+            ("0.9.2342.19200300.100.1.25", "DC"),
+            ("0.9.2342.19200300.100.1.1", "UID"),
+        ] {
+            assert_eq!(short_name(oid), Some(short));
+        }
+        assert_eq!(short_name("2.5.4.5"), None);
+        assert_eq!(short_name("1.2.840.113549.1.9.1"), None);
+    }
+
+    /// A hand-encoded Name: RDNs are printed last first, a multi-valued RDN joined by '+', an
+    /// OID without a short name dotted, a value that is not a string as '#' and its DER.
+    #[test]
+    fn rfc4514_of_a_hand_built_name() {
+        let name_der: &[u8] = &[
+            0x30, 0x2d, // Name
+            0x31, 0x14, // RDN 1: CN=a + O=b
+            0x30, 0x08, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x01, b'a', //
+            0x30, 0x08, 0x06, 0x03, 0x55, 0x04, 0x0a, 0x0c, 0x01, b'b', //
+            0x31, 0x09, // RDN 2: 1.2.3=x
+            0x30, 0x07, 0x06, 0x02, 0x2a, 0x03, 0x13, 0x01, b'x', //
+            0x31, 0x0a, // RDN 3: CN=INTEGER 1
+            0x30, 0x08, 0x06, 0x03, 0x55, 0x04, 0x03, 0x02, 0x01, 0x01,
+        ];
+        let (rest, name) = X509Name::from_der(name_der).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(rfc4514(&name), "CN=#020101,1.2.3=x,CN=a+O=b");
+    }
+
+    #[test]
+    fn the_fixture_and_its_refusals() {
+        let der = header::pem_blocks(FIXTURE_PEM, Proxy::Nginx)
+            .unwrap()
+            .remove(0);
+        let f = parse(&der).unwrap();
+        assert_eq!(f.fingerprint_sha256, hex_lower(&Sha256::digest(&der)));
+        assert_eq!(f.fingerprint_sha256.len(), 64);
+        assert!(f.not_before < f.not_after);
+        assert_eq!(f.version, 3);
+        assert!(f.subject.contains("CN="), "{}", f.subject);
+        assert!(f.serial.bytes().all(|b| b.is_ascii_hexdigit()));
+        let mut trailing = der.clone();
+        trailing.push(0);
+        assert!(matches!(parse(&trailing), Err(Reason::TrailingData)));
+        assert!(matches!(
+            parse(&der[..der.len() - 1]),
+            Err(Reason::NotCertificate)
+        ));
+        assert!(matches!(parse(b""), Err(Reason::NotCertificate)));
+    }
+}

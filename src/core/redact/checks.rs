@@ -519,4 +519,78 @@ mod tests {
         assert!(gitlab_token_ok(b"glpat-abcdefghijklmnopqrst"));
         assert_eq!(base36(0, 7), b"0000000");
     }
+
+    /// Each framing check of a routable GitLab token on its own: the CRC is recomputed after
+    /// each change, so only the check under test can refuse it.
+    #[test]
+    fn gitlab_framing_is_checked_field_by_field() {
+        // `<body><2 length chars><crc of everything before it>`
+        let seal = |body: &str| {
+            let crc = base36(crc32(body.as_bytes()), 7);
+            format!("{body}{}", std::str::from_utf8(&crc).unwrap())
+        };
+        let payload = "abcdefghij";
+        let good = seal(&format!("glpat-{payload}.01.0a"));
+        assert!(gitlab_token_ok(good.as_bytes()));
+        assert!(gitlab_token_ok(
+            seal(&format!("glpat-{payload}.0a")).as_bytes()
+        ));
+        for bad in [
+            // no '-' ending a prefix
+            seal(&format!("glpat{payload}.01.0a")),
+            // the dot sits inside the prefix
+            seal("gl.pat-abcdefghij01.0a"),
+            // too short to hold length and CRC after the prefix
+            "glpat-.".to_string(),
+            "glpat-ab.cdefgh".to_string(),
+            // framing other than "." or ".01."
+            seal(&format!("glpat-{payload}.02.0a")),
+            seal(&format!("glpat-{payload}..0a")),
+            // a length field that is not base36, not the payload length, or upper case
+            seal(&format!("glpat-{payload}.01.!a")),
+            seal(&format!("glpat-{payload}.01.0b")),
+            seal(&format!("glpat-{payload}.01.0A")),
+        ] {
+            assert!(!gitlab_token_ok(bad.as_bytes()), "{bad}");
+        }
+        // a length field with a non-UTF-8 byte
+        let mut raw = format!("glpat-{payload}.01.0a").into_bytes();
+        let at = raw.len() - 2;
+        raw[at] = 0xff;
+        let crc = base36(crc32(&raw), 7);
+        raw.extend_from_slice(&crc);
+        assert!(!gitlab_token_ok(&raw));
+        // upper-case length digits would parse as base36: refused on their own
+        assert_eq!(usize::from_str_radix("0A", 36), Ok(10));
+        assert_eq!(base36(36 * 36 - 1, 2), b"zz");
+        assert_eq!(base36(36 * 36, 2), b"100");
+    }
+
+    #[test]
+    fn github_and_jwt_shapes() {
+        assert!(!github_checksum_ok(b""));
+        assert!(!github_checksum_ok(&[b'a'; 39]));
+        assert!(!github_checksum_ok(&[b'a'; 41]));
+        // no dot, a header that is not base64url, an object that never closes
+        assert!(!jwt_header_ok(b"eyJhbGciOiJIUzI1NiJ9"));
+        assert!(!jwt_header_ok(b"eyJ*.x.y"));
+        let open = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256""#);
+        assert!(!jwt_header_ok(format!("{open}.x.y").as_bytes()));
+        let array = URL_SAFE_NO_PAD.encode(br#"["alg"]"#);
+        assert!(!jwt_header_ok(format!("{array}.x.y").as_bytes()));
+    }
+
+    #[test]
+    fn key_words_split_on_separators_and_case() {
+        let w = |s: &str| key_words(s).join(" ");
+        assert_eq!(w("clientSecret"), "client secret");
+        assert_eq!(w("client-secret"), "client secret");
+        assert_eq!(w("CLIENT_SECRET"), "client secret");
+        assert_eq!(w("client..secret."), "client secret");
+        assert_eq!(w("x2Key"), "x2 key");
+        assert_eq!(w("--"), "");
+        // names past 128 bytes are never keys we judge
+        assert!(is_sensitive_key(&format!("{}_password", "a".repeat(119))));
+        assert!(!is_sensitive_key(&format!("{}_password", "a".repeat(120))));
+    }
 }

@@ -616,3 +616,67 @@ fn redact_speed() {
         );
     }
 }
+
+/// Debug output names the mode and counts, never a fingerprint key.
+#[test]
+fn debug_never_shows_the_fingerprint_key() {
+    assert_eq!(format!("{:?}", Mode::Mask), "Mask");
+    assert_eq!(
+        format!("{:?}", Mode::Partial { tail: 4 }),
+        "Partial { tail: 4 }"
+    );
+    let key = b"fingerprint-key-0123456789".to_vec();
+    let mode = Mode::Fingerprint {
+        key: Zeroizing::new(key.clone()),
+    };
+    assert_eq!(format!("{mode:?}"), "Fingerprint { key: [redacted] }");
+    let r = Redactor::new(Config {
+        mode,
+        use_global_known: false,
+        ..Config::default()
+    })
+    .unwrap();
+    let text = format!("{r:?}");
+    assert!(text.starts_with("Redactor { rules: "), "{text}");
+    assert!(text.contains("known_values: 0"), "{text}");
+    assert!(
+        text.contains("[redacted]") && !text.contains("fingerprint-key"),
+        "{text}"
+    );
+}
+
+/// Each configuration refusal, with the rule id it names.
+#[test]
+fn config_errors_name_the_rule() {
+    let custom = |id: &str, pattern: &str| Config {
+        custom: vec![CustomRule {
+            id: id.into(),
+            pattern: pattern.into(),
+            anchors: vec![],
+        }],
+        use_global_known: false,
+        ..Config::default()
+    };
+    let err = |c: Config| Redactor::new(c).unwrap_err().to_string();
+    assert_eq!(
+        err(Config {
+            disabled: vec!["no-such-rule".into()],
+            ..Config::default()
+        }),
+        "unknown rule id \"no-such-rule\""
+    );
+    assert_eq!(
+        err(custom(CATALOGUE[0].id, "x")),
+        format!("rule id {:?} is already used", CATALOGUE[0].id)
+    );
+    assert_eq!(err(custom("", "x")), "rule id \"\" is already used");
+    assert_eq!(
+        err(custom("has space", "x")),
+        "custom rule ids may hold only letters, digits, '_' and '-'"
+    );
+    assert_eq!(
+        err(custom("my_rule-1", "(unclosed")),
+        "the pattern of rule \"my_rule-1\" does not compile"
+    );
+    assert!(Redactor::new(custom("my_rule-1", "secret=[a-z]{8}")).is_ok());
+}

@@ -433,4 +433,23 @@ mod tests {
         };
         assert!(check_security(&parse("redis://localhost").unwrap(), &tls_on_plain).is_err());
     }
+
+    #[test]
+    fn debug_redacts_the_password_and_odd_urls_are_refused() {
+        let u = parse("redis://user:hunter22@127.0.0.1:7000/3").unwrap();
+        let d = format!("{u:?}");
+        assert!(d.contains("password: Some(\"[redacted]\")"), "{d}");
+        assert!(
+            d.contains("username: Some(\"user\")") && d.contains("db: 3"),
+            "{d}"
+        );
+        assert!(!d.contains("hunter22"), "{d}");
+        let none = format!("{:?}", parse("redis://127.0.0.1").unwrap());
+        assert!(none.contains("password: None"), "{none}");
+        // a cluster URL whose host list holds only separators
+        let e = parse("redis+cluster://,,/").unwrap_err().to_string();
+        assert!(e.contains("at least one seed node"), "{e}");
+        assert_eq!(display("no scheme at all"), "<invalid url>");
+        assert_eq!(display("redis:/h"), "<invalid url>");
+    }
 }
