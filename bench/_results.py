@@ -87,14 +87,11 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    awake = (
-        ", vCPUs kept awake by SCHED_IDLE spinners (make bench AWAKE=1)"
-        if os.environ.get("KEYSEAL_BENCH_AWAKE") == "1"
-        else ""
-    )
+    pinned = os.environ.get("KEYSEAL_BENCH_CPU")
+    where = f", pinned with redis-server to CPU {pinned} (make bench BENCH_CPU)" if pinned else ""
     return (
         f"{os.cpu_count()} vCPU {model}, Python {platform.python_version()}, "
-        f"load average {load:.1f} at the start{awake}"
+        f"load average {load:.1f} at the start{where}"
     )
 
 

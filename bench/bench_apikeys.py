@@ -69,13 +69,10 @@ def reject_vs_round_trip(
     return statistics.median(ours) / 1e9, statistics.median(theirs) / 1e9
 
 
-def keep(
-    what: str, ours: float, peer: float, peer_name: str, target: float | None, *, latency: bool = False
-) -> None:
-    """One row for the JSON file and the chart (``finish`` prints the verdict and sets the exit
-    status); a latency row is keyseal's time over the peer's (lower is better), the others rates."""
-    row = Row("apikeys", what, ours, peer, peer_name, target, "us" if latency else "calls/s", latency)
-    ROWS.append(row)
+def keep(what: str, ours: float, peer: float, peer_name: str, target: float | None) -> None:
+    """One row (rates: calls per second) for the JSON file and the chart; ``finish`` prints the
+    verdict and sets the exit status."""
+    ROWS.append(Row("apikeys", what, ours, peer, peer_name, target, "calls/s"))
 
 
 def line(what: str, ours: float, peer: float, peer_name: str, verdict: str) -> None:
@@ -163,14 +160,9 @@ def main() -> int:
             ratio = m["verify"] / m["get"]
             ok = ratio <= 1.2
             failed += not ok
-            keep(
-                "verify p50 vs plain GET",
-                m["verify"] * 1e6,
-                m["get"] * 1e6,
-                "redis-py GET p50",
-                1.2,
-                latency=True,
-            )
+            # As calls per second at the p50 (the chart reads every ratio as "higher is faster"):
+            # verify's p50 at most 1.2x the GET's is a rate ratio of at least 1/1.2.
+            keep("verify p50 vs plain GET", 1 / m["verify"], 1 / m["get"], "redis-py GET p50", 1 / 1.2)
             line(
                 "verify p50 vs plain GET (same Redis)",
                 m["verify"],
