@@ -21,6 +21,9 @@ PY_DEPS += ahocorasick-rs hiredis matplotlib pytest-cov
 PY_DEPS += rich twine
 PY_DEPS += django-redis
 PY_DEPS += flask-caching cachelib httpx2
+# httpx's ASGITransport imports sniffio on every request; without it each request pays a failed
+# import (a sys.path scan), a harness cost that hid the endpoints' own in the FastAPI benchmark.
+PY_DEPS += sniffio
 PY_DEPS += djangorestframework djangorestframework-api-key
 PY_SRC := $(wildcard python tests bench)
 PYTEST_ARGS ?=
