@@ -126,7 +126,6 @@ def main() -> int:
     rounds, per_round = (5, 200) if opts.quick else (15, 400)
 
     drf_default, drf_pbkdf2 = setup_drf()
-    failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(Path(tmp), ServerConfig())
         try:
@@ -159,7 +158,6 @@ def main() -> int:
             m = latencies({"verify": ours, "get": plain_get}, rounds, per_round)
             ratio = m["verify"] / m["get"]
             ok = ratio <= 1.2
-            failed += not ok
             # As calls per second at the p50 (the chart reads every ratio as "higher is faster"):
             # verify's p50 at most 1.2x the GET's is a rate ratio of at least 1/1.2.
             keep("verify p50 vs plain GET", 1 / m["verify"], 1 / m["get"], "redis-py GET p50", 1 / 1.2)
@@ -174,7 +172,6 @@ def main() -> int:
             m = latencies({"verify": ours, "drf": drf_default}, rounds, per_round // 2)
             speedup = m["drf"] / m["verify"]
             ok = speedup >= 10
-            failed += not ok
             keep("verify vs drf-api-key is_valid", 1 / m["verify"], 1 / m["drf"], "drf-api-key (SHA-512)", 10)
             line(
                 "verify vs drf-api-key is_valid (SHA-512)",
@@ -203,7 +200,6 @@ def main() -> int:
             m = {"rejected": refused, "ping": trip}
             speedup = trip / refused
             ok = speedup >= 100
-            failed += not ok
             keep("bad checksum refused vs a round trip", 1 / refused, 1 / trip, "redis-py PING", 100)
             line(
                 "bad checksum rejected vs one round trip",
@@ -214,7 +210,6 @@ def main() -> int:
             )
         finally:
             stop_all()
-    print(f"{failed} target(s) missed" if failed else "every target met", flush=True)
     return finish(opts.json)
 
 

@@ -909,6 +909,7 @@ mod tests {
         let mut env = b"KS\x01\xaa\xbb\xcc\xdd".to_vec();
         env.extend([0u8; 40]);
         classify(b"ks:ns:x", &env, &mut s);
+        // A made-up Stripe-shaped key: plaintext that looks like a secret.
         classify(b"api_key:bob", b"sk_live_51H8xYzAbCdEfGhIjKlMnOpQr", &mut s);
         classify(b"page:1", b"<html>hello</html>", &mut s);
         assert_eq!(s.scanned, 3);

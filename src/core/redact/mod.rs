@@ -1102,7 +1102,6 @@ static GLOBAL: LazyLock<Redactor> = LazyLock::new(|| {
     .expect("the built-in catalogue compiles")
 });
 
-/// The process-wide redactor: default catalogue, fed by every revealed `Secret`.
 /// Whether `id` names a built-in rule, which `Config::disabled` may switch off.
 pub fn is_builtin(id: &str) -> bool {
     id == apikey::RULE_ID || CATALOGUE.iter().any(|r| r.id == id)
@@ -1137,6 +1136,7 @@ pub fn catalogue() -> Vec<Listed> {
     out
 }
 
+/// The process-wide redactor: default catalogue, fed by every revealed `Secret`.
 pub fn global() -> &'static Redactor {
     &GLOBAL
 }
